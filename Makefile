@@ -1,0 +1,32 @@
+# The two commands of the README: `make run` (install and run the service), `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test install install-test lint format
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-test: $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]"
+
+run: install
+	@test -f .env || (cp .env.example .env && echo "created .env from .env.example: edit it to set your name, zone and SMTP")
+	$(BIN)/followup migrate
+	$(BIN)/followup worker
+
+test: install-test
+	$(BIN)/pytest -n 2
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .

@@ -1,0 +1,5 @@
+"""Lets `python -m service` run the CLI."""
+
+from service.cli import main
+
+main()

@@ -1,0 +1,101 @@
+"""Business calendar: open hours, working days and public holidays on a time zone's wall clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from service.validation import local_to_utc, require_aware
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: How far ahead to look for an open day before declaring the calendar closed for good.
+SEARCH_DAYS = 800
+
+
+@dataclass(frozen=True)
+class Window:
+    """When mail may go out, in the recipient's local time; `enabled=False` means any time."""
+
+    enabled: bool = True
+    start: time = time(9, 0)
+    end: time = time(17, 0)
+    days: frozenset[int] = field(default_factory=lambda: frozenset(range(5)))
+
+    def describe(self) -> str:
+        if not self.enabled:
+            return "any time"
+        names = ", ".join(DAY_NAMES[d] for d in sorted(self.days))
+        return f"{self.start:%H:%M}-{self.end:%H:%M} on {names}"
+
+
+@lru_cache(maxsize=16)
+def _holiday_set(code: str):
+    import holidays
+
+    country, _, subdiv = code.partition("-")
+    return holidays.country_holidays(country, subdiv=subdiv or None)
+
+
+class Calendar:
+    """Answers "when is the next moment mail may go out" for a window and a holiday country."""
+
+    def __init__(self, window: Window, holidays: str | None = None):
+        self.window = window
+        self.holidays_code = holidays
+        self._holidays = _holiday_set(holidays) if holidays else None
+
+    def holiday_name(self, day: date) -> str | None:
+        """The public holiday on day, if any."""
+        if self._holidays is None:
+            return None
+        return self._holidays.get(day)
+
+    def is_business_day(self, day: date) -> bool:
+        """A working day of the window that is not a public holiday."""
+        return day.weekday() in self.window.days and self.holiday_name(day) is None
+
+    def next_open(self, moment: datetime, zone: ZoneInfo) -> datetime:
+        """The first instant at or after moment inside the window, in UTC."""
+        moment = require_aware(moment, "moment")
+        if not self.window.enabled:
+            return moment
+        local_day = moment.astimezone(zone).date()
+        for offset in range(SEARCH_DAYS):
+            day = local_day + timedelta(days=offset)
+            if not self.is_business_day(day):
+                continue
+            opens = local_to_utc(datetime.combine(day, self.window.start), zone)
+            closes = local_to_utc(datetime.combine(day, self.window.end), zone)
+            if moment < opens:
+                return opens
+            if moment < closes:
+                return moment
+        raise ValueError(f"no open business hours within {SEARCH_DAYS} days of {moment:%Y-%m-%d}")
+
+    def add_business_days(self, moment: datetime, count: int, zone: ZoneInfo) -> datetime:
+        """The same wall-clock time `count` business days later, in UTC (not yet snapped)."""
+        local = require_aware(moment, "moment").astimezone(zone)
+        day = local.date()
+        remaining = count
+        for _ in range(SEARCH_DAYS):
+            if remaining <= 0:
+                break
+            day += timedelta(days=1)
+            if self.is_business_day(day):
+                remaining -= 1
+        else:
+            raise ValueError(f"no {count} business days within {SEARCH_DAYS} days")
+        return local_to_utc(datetime.combine(day, local.time().replace(tzinfo=None)), zone)
+
+
+def add_calendar_days(moment: datetime, count: int, zone: ZoneInfo) -> datetime:
+    """The same wall-clock time `count` days later in zone, in UTC (days, not 24-hour blocks)."""
+    local = require_aware(moment, "moment").astimezone(zone)
+    wall = datetime.combine(local.date() + timedelta(days=count), local.time().replace(tzinfo=None))
+    return local_to_utc(wall, zone)
+
+
+def to_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)

@@ -1,0 +1,304 @@
+"""The `followup` command line: a thin shell over the service's functions."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from functools import cached_property
+
+import click
+
+from service import __version__, events, formatting, interviews
+from service.config import Settings, load_settings
+from service.db import Database, migrate, require_migrated
+from service.errors import FollowupError
+
+log = logging.getLogger("followup")
+
+
+class App:
+    """What a command needs, built when the command runs (never at import)."""
+
+    def __init__(self, debug: bool = False):
+        self.debug = debug
+
+    @cached_property
+    def settings(self) -> Settings:
+        settings = load_settings()
+        logging.basicConfig(
+            level="DEBUG" if self.debug else settings.log_level,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+        if not self.debug:
+            logging.getLogger("alembic").setLevel(logging.WARNING)
+        return settings
+
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.settings.database_url)
+
+    def ready_db(self) -> Database:
+        """The database, after checking it is migrated."""
+        require_migrated(self.db)
+        return self.db
+
+    @property
+    def me(self) -> str:
+        return self.settings.sender.email if self.settings.sender else "me"
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def actor(self, role: str = "cli") -> str:
+        return events.actor_name(role)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def emit(data) -> None:
+    click.echo(formatting.dumps(data))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@click.version_option(__version__, prog_name="followup")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """followup: sends your interview follow-up emails on time, in good form, never twice."""
+    ctx.obj = App(debug=debug)
+
+
+@cli.command("migrate")
+@pass_app
+def migrate_cmd(app: App) -> None:
+    """Create or upgrade the database schema."""
+    migrate(app.db)
+    click.echo(f"database is up to date ({_safe_url(app.settings.database_url)})")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# --- interviews -----------------------------------------------------------------------------
+
+
+def interview_options(required: bool):
+    """The flags shared by `interview add` and `interview update`."""
+
+    def decorate(fn):
+        opts = [
+            click.option("--company", required=required, help="Company name."),
+            click.option("--role", required=required, help="The role you interviewed for."),
+            click.option(
+                "--at", "at", required=required, help='Start, local to --tz: "YYYY-MM-DD HH:MM".'
+            ),
+            click.option(
+                "--tz", required=required, help="The interview's (and recipients') IANA time zone."
+            ),
+            click.option("--duration", help="Length, e.g. 45m or 1h (default 60m)."),
+            click.option("--location", help="Where, or how: onsite address, video, phone."),
+            click.option(
+                "--contact",
+                "contacts",
+                multiple=True,
+                help='An interviewer: "Name <email>" or "Name <email> | title | phone". Repeat for each.',
+            ),
+            click.option("--notes", help="What you talked about; the thank-you draws on it."),
+            click.option(
+                "--question",
+                "questions",
+                multiple=True,
+                help="A question you did not get to ask. Repeat for each.",
+            ),
+            click.option("--decision-date", help="When they said they would decide: YYYY-MM-DD."),
+            click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
+        ]
+        for opt in reversed(opts):
+            fn = opt(fn)
+        return fn
+
+    return decorate
+
+
+@cli.group("interview")
+def interview_group() -> None:
+    """Record interviews and see their follow-ups."""
+
+
+def _show(app: App, interview_id: int, as_json: bool) -> None:
+    interview, followups = interviews.get_interview(app.db, interview_id)
+    if as_json:
+        emit(formatting.interview_json(interview, followups, app.me))
+    else:
+        click.echo(formatting.interview_text(interview, followups, app.settings.timezone))
+
+
+@interview_group.command("add")
+@interview_options(required=True)
+@pass_app
+def interview_add(app: App, as_json: bool, contacts, questions, decision_date, **fields) -> None:
+    """Record an interview and plan its follow-ups."""
+    data = interviews.parse_input(
+        contacts=contacts,
+        questions=questions,
+        decision_date=decision_date,
+        **fields,
+    )
+    db = app.ready_db()
+    planner = interviews.Planner(app.settings)
+    interview_id = interviews.add_interview(db, planner, data, app.now(), actor=app.actor())
+    _show(app, interview_id, as_json)
+
+
+@interview_group.command("update")
+@click.argument("interview_id", type=int)
+@interview_options(required=False)
+@click.option("--clear-questions", is_flag=True, help="Forget the recorded questions.")
+@pass_app
+def interview_update(
+    app: App,
+    interview_id: int,
+    as_json: bool,
+    contacts,
+    questions,
+    decision_date,
+    clear_questions: bool,
+    **fields,
+) -> None:
+    """Change an interview; its pending follow-ups are re-timed to match."""
+    db = app.ready_db()
+    existing, _ = interviews.get_interview(db, interview_id)
+    data = interviews.parse_input(
+        contacts=contacts or None,
+        questions=[] if clear_questions else (questions or None),
+        decision_date=decision_date,
+        existing=existing,
+        **fields,
+    )
+    planner = interviews.Planner(app.settings)
+    interviews.update_interview(db, planner, interview_id, data, app.now(), actor=app.actor())
+    _show(app, interview_id, as_json)
+
+
+@interview_group.command("show")
+@click.argument("interview_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def interview_show(app: App, interview_id: int, as_json: bool) -> None:
+    """Show an interview and all its follow-ups."""
+    app.ready_db()
+    _show(app, interview_id, as_json)
+
+
+@interview_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def interview_list(app: App, as_json: bool) -> None:
+    """List interviews, oldest first."""
+    rows = interviews.list_interviews(app.ready_db())
+    if as_json:
+        emit([formatting.interview_json(i, None, app.me) for i in rows])
+        return
+    if not rows:
+        click.echo("No interviews yet: record one with `followup interview add`.")
+        return
+    zone = app.settings.timezone
+    click.echo(
+        formatting.table(
+            ["ID", "COMPANY", "ROLE", f"WHEN ({zone.key})", "CONTACTS", "STATUS"],
+            [
+                [
+                    str(i.id),
+                    i.company,
+                    i.role,
+                    formatting.local(i.starts_at, zone),
+                    str(sum(not c.removed for c in i.contacts)),
+                    i.status,
+                ]
+                for i in rows
+            ],
+        )
+    )
+
+
+@interview_group.command("close")
+@click.argument("interview_id", type=int)
+@click.option(
+    "--outcome",
+    required=True,
+    type=click.Choice(["offer", "rejected", "withdrawn"]),
+    help="How it ended.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def interview_close(app: App, interview_id: int, outcome: str, as_json: bool) -> None:
+    """Close an interview; follow-ups that have not gone out are cancelled."""
+    count = interviews.close_interview(
+        app.ready_db(), interview_id, outcome, app.now(), actor=app.actor()
+    )
+    if as_json:
+        emit({"id": interview_id, "status": outcome, "cancelled": count})
+    else:
+        click.echo(f"interview {interview_id} closed ({outcome}); {count} follow-up(s) cancelled")
+
+
+# --- schedule -------------------------------------------------------------------------------
+
+
+@cli.command("schedule")
+@click.option("--all", "include_all", is_flag=True, help="Also sent, failed, cancelled ...")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def schedule_cmd(app: App, include_all: bool, as_json: bool) -> None:
+    """Upcoming follow-ups, soonest first."""
+    rows = interviews.list_followups(app.ready_db(), include_all=include_all)
+    if as_json:
+        emit([formatting.followup_json(f, app.me) for f in rows])
+    elif not rows:
+        click.echo("Nothing scheduled." + ("" if include_all else " (--all shows past ones)"))
+    else:
+        click.echo(formatting.followup_rows(rows, app.settings.timezone))
+
+
+# --- entry point ----------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; errors become one line on stderr and exit 2 (usage) or 1 (failure)."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="followup", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("followup: aborted", err=True)
+        sys.exit(1)
+    except click.exceptions.NoSuchOption as exc:
+        _fail(
+            exc,
+            f"{exc.format_message()} (see `{exc.ctx.command_path} --help`)"
+            if exc.ctx
+            else exc.format_message(),
+            2,
+        )
+    except click.exceptions.UsageError as exc:
+        where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        _fail(exc, f"{exc.format_message()}{where}", 2)
+    except FollowupError as exc:
+        if debug:
+            raise
+        _fail(exc, str(exc), exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(0)
+
+
+def _fail(exc: Exception, message: str, code: int) -> None:
+    click.echo(f"followup: error: {message}", err=True)
+    sys.exit(code)

@@ -1,0 +1,277 @@
+"""Settings: the one place that reads `.env` and the FOLLOWUP_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from dotenv import dotenv_values
+
+from service.errors import ConfigError, UsageError
+from service.validation import Mailbox, check_zone, parse_duration, parse_mailbox
+
+SECURITY_CHOICES = ("starttls", "ssl", "none")
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """How to reach the user's mail server."""
+
+    host: str
+    port: int
+    security: str
+    username: str | None
+    password: str | None = field(repr=False)
+    ca_file: Path | None
+    timeout: float
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know about its environment, read once when it runs."""
+
+    workdir: Path
+    database_url: str
+    timezone: ZoneInfo
+    sender: Mailbox | None
+    holidays: str | None
+    plan_path: Path | None
+    review: bool
+    review_lead: timedelta
+    digest_interval: timedelta
+    outbox_dir: Path
+    templates_dir: Path | None
+    smtp: SmtpSettings | None
+    bcc_self: bool
+    max_per_hour: int
+    retry_min: timedelta
+    retry_max: timedelta
+    retry_lifetime: timedelta
+    send_lease: timedelta
+    tick: timedelta
+    batch_size: int
+    log_level: str
+
+    def require_sender(self) -> Mailbox:
+        """The user's own mailbox, or a clear error saying how to set it."""
+        if self.sender is None:
+            raise ConfigError(
+                "FOLLOWUP_FROM is not set: set it in .env to your name and address, "
+                'e.g. FOLLOWUP_FROM="Ada Lovelace <ada@example.org>"'
+            )
+        return self.sender
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("on", "true", "yes", "1"):
+        return True
+    if raw in ("off", "false", "no", "0"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not accepted: use 'on' or 'off'")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r} is not accepted: use a whole number >= {minimum}")
+    return value
+
+
+def _duration(env: Mapping[str, str], name: str, default: str) -> timedelta:
+    raw = env.get(name, "").strip() or default
+    try:
+        value = parse_duration(raw, name)
+    except UsageError:
+        raise ConfigError(
+            f"{name}={raw!r} is not accepted: use seconds or a number with a unit, e.g. '30s', "
+            "'10m', '2h', '3d'"
+        ) from None
+    if value <= timedelta(0):
+        raise ConfigError(f"{name}={raw!r} is not accepted: it must be longer than zero")
+    return value
+
+
+def _path(env: Mapping[str, str], name: str, workdir: Path) -> Path | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else workdir / path
+
+
+def _database_url(env: Mapping[str, str], workdir: Path) -> str:
+    raw = env.get("FOLLOWUP_DATABASE_URL", "").strip()
+    if not raw:
+        return f"sqlite:///{workdir / 'followup.db'}"
+    if raw.startswith("sqlite:///") and not raw.startswith("sqlite:////"):
+        rest = raw[len("sqlite:///") :]
+        if rest and rest != ":memory:":
+            return f"sqlite:///{workdir / rest}"
+        return raw
+    if raw.startswith("postgres://"):
+        raw = "postgresql://" + raw[len("postgres://") :]
+    if raw.startswith("postgresql://"):
+        raw = "postgresql+psycopg://" + raw[len("postgresql://") :]
+    if not (raw.startswith("sqlite:") or raw.startswith("postgresql+psycopg://")):
+        raise ConfigError(
+            f"FOLLOWUP_DATABASE_URL={raw.split('://')[0]}://... is not accepted: use "
+            "'sqlite:///followup.db' or 'postgresql://user@host/dbname'"
+        )
+    return raw
+
+
+def _holidays(env: Mapping[str, str]) -> str | None:
+    raw = env.get("FOLLOWUP_HOLIDAYS", "").strip().upper()
+    if not raw:
+        return None
+    import holidays as holidays_lib
+
+    country, _, subdiv = raw.partition("-")
+    supported = holidays_lib.list_supported_countries()
+    if country not in supported or (subdiv and subdiv not in supported[country]):
+        raise ConfigError(
+            f"FOLLOWUP_HOLIDAYS={raw!r} is not accepted: use a country code such as 'US' or 'DE', "
+            "optionally with a subdivision such as 'DE-BY', or leave it empty for none"
+        )
+    return raw
+
+
+def _default_zone() -> str:
+    """The machine's own zone name, as a sensible default for FOLLOWUP_TIMEZONE."""
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz and "/" in tz and not tz.startswith("/"):
+        return tz
+    try:
+        return Path("/etc/timezone").read_text().strip() or "UTC"
+    except OSError:
+        pass
+    try:
+        target = os.readlink("/etc/localtime")
+        return target.split("zoneinfo/", 1)[1]
+    except (OSError, IndexError):
+        return "UTC"
+
+
+def _smtp(env: Mapping[str, str], workdir: Path) -> SmtpSettings | None:
+    security = env.get("FOLLOWUP_SMTP_SECURITY", "").strip().lower() or "starttls"
+    if security not in SECURITY_CHOICES:
+        raise ConfigError(
+            f"FOLLOWUP_SMTP_SECURITY={security!r} is not accepted: use starttls, ssl or none"
+        )
+    host = env.get("FOLLOWUP_SMTP_HOST", "").strip()
+    port = _int(env, "FOLLOWUP_SMTP_PORT", DEFAULT_PORTS[security], minimum=1)
+    if port > 65535:
+        raise ConfigError(f"FOLLOWUP_SMTP_PORT={port} is not accepted: use a port from 1 to 65535")
+    ca_file = _path(env, "FOLLOWUP_SMTP_CA_FILE", workdir)
+    if ca_file is not None and not ca_file.is_file():
+        raise ConfigError(
+            f"FOLLOWUP_SMTP_CA_FILE={ca_file} is not accepted: no such file (give a PEM file)"
+        )
+    if not host:
+        return None
+    if any(c in host for c in " /\r\n"):
+        raise ConfigError(f"FOLLOWUP_SMTP_HOST={host!r} is not accepted: give a host name")
+    username = env.get("FOLLOWUP_SMTP_USERNAME", "").strip() or None
+    password = env.get("FOLLOWUP_SMTP_PASSWORD", "") or None
+    if username and password is None:
+        raise ConfigError(
+            "FOLLOWUP_SMTP_PASSWORD is empty but FOLLOWUP_SMTP_USERNAME is set: set both or neither"
+        )
+    timeout = _duration(env, "FOLLOWUP_SMTP_TIMEOUT", "30s").total_seconds()
+    return SmtpSettings(host, port, security, username, password, ca_file, timeout)
+
+
+def read_environment(workdir: Path | None = None, environ: Mapping[str, str] | None = None) -> dict:
+    """Merge `.env` in workdir with the real environment; real variables win."""
+    workdir = workdir or Path.cwd()
+    environ = os.environ if environ is None else environ
+    merged = {k: v for k, v in dotenv_values(workdir / ".env").items() if v is not None}
+    merged.update({k: v for k, v in environ.items() if k.startswith("FOLLOWUP_")})
+    return merged
+
+
+def load_settings(
+    workdir: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read and check every FOLLOWUP_* setting; a bad value raises ConfigError naming it."""
+    workdir = (workdir or Path.cwd()).resolve()
+    env = read_environment(workdir, environ)
+
+    zone_name = env.get("FOLLOWUP_TIMEZONE", "").strip() or _default_zone()
+    try:
+        zone = check_zone(zone_name, "FOLLOWUP_TIMEZONE")
+    except UsageError:
+        raise ConfigError(
+            f"FOLLOWUP_TIMEZONE={zone_name!r} is not accepted: use an IANA zone such as "
+            "'Europe/Berlin'"
+        ) from None
+
+    sender = None
+    raw_from = env.get("FOLLOWUP_FROM", "").strip()
+    if raw_from:
+        try:
+            sender = parse_mailbox(raw_from, "FOLLOWUP_FROM")
+        except UsageError as exc:
+            raise ConfigError(
+                f"FOLLOWUP_FROM is not accepted ({exc}): use 'Your Name <you@example.org>'"
+            ) from None
+
+    plan_path = _path(env, "FOLLOWUP_PLAN", workdir)
+    if plan_path is not None and not plan_path.is_file():
+        raise ConfigError(f"FOLLOWUP_PLAN={plan_path} is not accepted: no such file (a TOML plan)")
+    templates_dir = _path(env, "FOLLOWUP_TEMPLATES_DIR", workdir)
+    if templates_dir is not None and not templates_dir.is_dir():
+        raise ConfigError(f"FOLLOWUP_TEMPLATES_DIR={templates_dir} is not accepted: no such folder")
+
+    retry_min = _duration(env, "FOLLOWUP_RETRY_MIN", "1m")
+    retry_max = _duration(env, "FOLLOWUP_RETRY_MAX", "1h")
+    if retry_max < retry_min:
+        raise ConfigError("FOLLOWUP_RETRY_MAX is shorter than FOLLOWUP_RETRY_MIN: swap them")
+
+    log_level = env.get("FOLLOWUP_LOG_LEVEL", "").strip().upper() or "INFO"
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(
+            f"FOLLOWUP_LOG_LEVEL={log_level!r} is not accepted: use DEBUG, INFO, WARNING or ERROR"
+        )
+
+    return Settings(
+        workdir=workdir,
+        database_url=_database_url(env, workdir),
+        timezone=zone,
+        sender=sender,
+        holidays=_holidays(env),
+        plan_path=plan_path,
+        review=_bool(env, "FOLLOWUP_REVIEW", False),
+        review_lead=_duration(env, "FOLLOWUP_REVIEW_LEAD", "24h"),
+        digest_interval=_duration(env, "FOLLOWUP_DIGEST_INTERVAL", "6h"),
+        outbox_dir=_path(env, "FOLLOWUP_OUTBOX_DIR", workdir) or workdir / "outbox",
+        templates_dir=templates_dir,
+        smtp=_smtp(env, workdir),
+        bcc_self=_bool(env, "FOLLOWUP_BCC_SELF", False),
+        max_per_hour=_int(env, "FOLLOWUP_MAX_PER_HOUR", 60),
+        retry_min=retry_min,
+        retry_max=retry_max,
+        retry_lifetime=_duration(env, "FOLLOWUP_RETRY_LIFETIME", "3d"),
+        send_lease=_duration(env, "FOLLOWUP_SEND_LEASE", "600"),
+        tick=_duration(env, "FOLLOWUP_TICK", "30s"),
+        batch_size=_int(env, "FOLLOWUP_BATCH_SIZE", 50, minimum=1),
+        log_level=log_level,
+    )

@@ -1,0 +1,132 @@
+"""Database connections: engines for SQLite and Postgres, transactions, and running migrations."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.errors import FollowupError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            # Take transaction control from pysqlite so that BEGIN IMMEDIATE below is what runs.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            # SQLite ignores FOR UPDATE; taking the write lock at BEGIN makes every
+            # read-then-update a serialised, guarded step (no lock upgrade deadlocks).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Database:
+    """An engine and its session factory; `transaction()` is the one place that commits."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work is committed on success and rolled back on any error."""
+        session = self._sessions()
+        try:
+            with session.begin():
+                yield session
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _data_dir(name: str) -> Path:
+    """Find a shipped folder: inside the installed package, or at the source checkout's root."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_data" / name, here.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FollowupError(f"cannot find the {name}/ folder next to the followup package")
+
+
+def alembic_config(url: str):
+    """An Alembic Config pointing at the shipped migrations and the given database."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_data_dir("migrations")))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(db: Database, revision: str = "head") -> None:
+    """Upgrade the database schema to `revision`."""
+    from alembic import command
+
+    with db.engine.begin() as conn:
+        cfg = alembic_config(db.url)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def downgrade(db: Database, revision: str = "base") -> None:
+    """Downgrade the database schema to `revision`."""
+    from alembic import command
+
+    with db.engine.begin() as conn:
+        cfg = alembic_config(db.url)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
+def schema_status(db: Database) -> tuple[str | None, str]:
+    """Return (current revision, head revision) of the database."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(db.url)).get_current_head()
+    try:
+        with db.engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as exc:
+        raise FollowupError(f"cannot reach the database: {exc.orig}") from None
+    return current, head
+
+
+def require_migrated(db: Database) -> None:
+    """Raise a clear error unless the schema is at the newest revision."""
+    current, head = schema_status(db)
+    if current != head:
+        state = "empty" if current is None else f"at revision {current}"
+        raise FollowupError(f"the database is {state}, not {head}: run `followup migrate` first")
+
+
+def table_names(db: Database) -> list[str]:
+    return inspect(db.engine).get_table_names()

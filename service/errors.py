@@ -1,0 +1,29 @@
+"""The error types a user can act on; the CLI maps them to exit codes."""
+
+
+class FollowupError(Exception):
+    """Something went wrong that is not the user's input (exit 1)."""
+
+    exit_code = 1
+
+
+class UsageError(FollowupError):
+    """Bad input or configuration: the message says what is wrong and how to fix it (exit 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A configuration variable has a value it does not accept."""
+
+
+class StateConflict(FollowupError):
+    """A guarded status change found the row in another state than expected."""
+
+
+class NotFound(UsageError):
+    """The named record does not exist."""
+
+
+class TemplateError(FollowupError):
+    """A template does not parse or render; the message names the template and line."""

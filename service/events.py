@@ -1,0 +1,140 @@
+"""State changes: every status change is a guarded update plus an append-only event row."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from service.errors import NotFound, StateConflict
+from service.models import Event, FollowUp, Interview
+
+
+def actor_name(role: str) -> str:
+    """Who made a change: the command or worker, with host and pid."""
+    return f"{role}@{socket.gethostname()}:{os.getpid()}"
+
+
+def record(
+    session: Session,
+    now: datetime,
+    kind: str,
+    *,
+    actor: str,
+    interview_id: int | None = None,
+    followup_id: int | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    detail: Any = None,
+) -> None:
+    """Append one event row."""
+    if detail is None:
+        text = ""
+    elif isinstance(detail, str):
+        text = detail
+    else:
+        text = json.dumps(detail, default=str, ensure_ascii=False)
+    session.add(
+        Event(
+            at=now,
+            kind=kind,
+            actor=actor,
+            interview_id=interview_id,
+            followup_id=followup_id,
+            from_status=from_status,
+            to_status=to_status,
+            detail=text,
+        )
+    )
+
+
+def transition(
+    session: Session,
+    followup_id: int,
+    allowed: Iterable[str],
+    to: str,
+    now: datetime,
+    *,
+    actor: str,
+    kind: str | None = None,
+    detail: Any = None,
+    expect: dict[str, Any] | None = None,
+    **values: Any,
+) -> str:
+    """Move a follow-up from one of `allowed` to `to`, or raise StateConflict; returns the old state.
+
+    The UPDATE carries the guard (`WHERE id = ? AND status IN (...)`, plus any `expect` columns), so
+    two processes racing for the same row cannot both win.
+    """
+    allowed = [str(s) for s in allowed]
+    row = session.execute(
+        select(FollowUp.status, FollowUp.interview_id)
+        .where(FollowUp.id == followup_id)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound(f"follow-up {followup_id} does not exist: see `followup schedule --all`")
+    conditions = [FollowUp.id == followup_id, FollowUp.status.in_(allowed)]
+    for column, value in (expect or {}).items():
+        conditions.append(getattr(FollowUp, column) == value)
+    result = session.execute(
+        update(FollowUp)
+        .where(*conditions)
+        .values(status=str(to), updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        current = session.execute(
+            select(FollowUp.status).where(FollowUp.id == followup_id)
+        ).scalar_one()
+        raise StateConflict(
+            f"follow-up {followup_id} is {current}, so it cannot become {to} "
+            f"(only from {', '.join(allowed)})"
+        )
+    record(
+        session,
+        now,
+        kind or str(to),
+        actor=actor,
+        interview_id=row.interview_id,
+        followup_id=followup_id,
+        from_status=row.status if row.status in allowed else None,
+        to_status=str(to),
+        detail=detail,
+    )
+    return row.status
+
+
+def set_interview_status(
+    session: Session,
+    interview_id: int,
+    allowed: Iterable[str],
+    to: str,
+    now: datetime,
+    *,
+    actor: str,
+) -> None:
+    """Guarded status change of an interview, with its event."""
+    allowed = [str(s) for s in allowed]
+    result = session.execute(
+        update(Interview)
+        .where(Interview.id == interview_id, Interview.status.in_(allowed))
+        .values(status=str(to), updated_at=now, closed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        current = session.execute(
+            select(Interview.status).where(Interview.id == interview_id)
+        ).scalar_one_or_none()
+        if current is None:
+            raise NotFound(
+                f"interview {interview_id} does not exist: see `followup interview list`"
+            )
+        raise StateConflict(f"interview {interview_id} is already {current}")
+    record(session, now, "interview_closed", actor=actor, interview_id=interview_id, to_status=to)

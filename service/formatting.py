@@ -1,0 +1,150 @@
+"""How records read to a person and to a script: terminal tables and JSON objects."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from service.models import FollowUp, Interview
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, as scripts expect."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def local(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%a %Y-%m-%d %H:%M")
+
+
+def recipient(followup: FollowUp, me: str) -> tuple[str, str]:
+    """(name, address) of who receives the follow-up."""
+    if followup.contact is None:
+        return "you", me
+    return followup.contact.name, followup.contact.email
+
+
+def followup_json(f: FollowUp, me: str) -> dict:
+    name, address = recipient(f, me)
+    return {
+        "id": f.id,
+        "interview_id": f.interview_id,
+        "company": f.interview.company if f.interview else None,
+        "step": f.step,
+        "template": f.template,
+        "to": address,
+        "to_name": name,
+        "recipient": "me" if f.contact_id is None else "contact",
+        "due_at": iso_utc(f.due_at),
+        "status": f.status,
+        "review": f.review,
+        "attempts": f.attempts,
+        "expires_at": iso_utc(f.expires_at),
+        "retry_at": iso_utc(f.retry_at),
+        "sent_at": iso_utc(f.sent_at),
+        "message_id": f.message_id,
+        "subject": f.subject,
+        "last_error": f.last_error,
+    }
+
+
+def interview_json(i: Interview, followups: list[FollowUp] | None, me: str) -> dict:
+    data = {
+        "id": i.id,
+        "company": i.company,
+        "role": i.role,
+        "starts_at": iso_utc(i.starts_at),
+        "duration_minutes": i.duration_minutes,
+        "timezone": i.timezone,
+        "location": i.location,
+        "notes": i.notes,
+        "questions": list(i.questions or []),
+        "decision_date": i.decision_date.isoformat() if i.decision_date else None,
+        "status": i.status,
+        "contacts": [
+            {"id": c.id, "name": c.name, "email": c.email, "title": c.title, "phone": c.phone}
+            for c in i.contacts
+            if not c.removed
+        ],
+    }
+    if followups is not None:
+        data["followups"] = [followup_json(f, me) for f in followups]
+    return data
+
+
+def dumps(data) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """A plain aligned text table."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(str(c))) for w, c in zip(widths, row, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for row in rows:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def followup_rows(followups: list[FollowUp], user_zone: ZoneInfo) -> str:
+    headers = [
+        "ID",
+        "INTERVIEW",
+        "STEP",
+        "TO",
+        f"DUE ({user_zone.key})",
+        "DUE (recipient)",
+        "STATUS",
+    ]
+    rows = []
+    for f in followups:
+        name, address = recipient(f, "you")
+        zone = ZoneInfo(f.interview.timezone) if f.interview else user_zone
+        rows.append(
+            [
+                str(f.id),
+                f"{f.interview_id} {f.interview.company}" if f.interview else "-",
+                f.step,
+                name if f.contact is None else f"{name} <{address}>",
+                local(f.due_at, user_zone),
+                f"{local(f.due_at, zone)} {zone.key}",
+                f.status + (" (review)" if f.review and f.status == "planned" else ""),
+            ]
+        )
+    return table(headers, rows)
+
+
+def interview_text(i: Interview, followups: list[FollowUp], user_zone: ZoneInfo) -> str:
+    zone = ZoneInfo(i.timezone)
+    start = i.starts_at.astimezone(zone)
+    lines = [
+        f"Interview {i.id}: {i.company} — {i.role} [{i.status}]",
+        f"  When:      {start:%a %Y-%m-%d %H:%M} {zone.key}, {i.duration_minutes} min"
+        + (
+            f" ({local(i.starts_at, user_zone)} {user_zone.key})"
+            if zone.key != user_zone.key
+            else ""
+        ),
+    ]
+    if i.location:
+        lines.append(f"  Where:     {i.location}")
+    for n, c in enumerate(c for c in i.contacts if not c.removed):
+        extra = ", ".join(x for x in (c.title, c.phone) if x)
+        label = "Contacts:" if n == 0 else ""
+        lines.append(f"  {label:<10} {c.name} <{c.email}>" + (f" ({extra})" if extra else ""))
+    if i.decision_date:
+        lines.append(f"  Decision:  {i.decision_date:%a %Y-%m-%d}")
+    for n, q in enumerate(i.questions or []):
+        label = "Questions:" if n == 0 else ""
+        lines.append(f"  {label:<10} - {q}")
+    if i.notes:
+        lines.append("  Notes:     " + i.notes.replace("\n", "\n             "))
+    lines.append("")
+    lines.append("Follow-ups:" if followups else "No follow-ups planned.")
+    if followups:
+        lines.append(followup_rows(followups, user_zone))
+    return "\n".join(lines)

@@ -1,0 +1,202 @@
+"""The stored records: interviews, their contacts, follow-ups and the append-only event log."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware datetime stored in UTC; a naive value is refused, not guessed."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"refusing to store naive datetime {value!r}: make it timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class InterviewStatus(StrEnum):
+    ACTIVE = "active"  #: follow-ups go ahead
+    OFFER = "offer"  #: closed: an offer came
+    REJECTED = "rejected"  #: closed: the company said no
+    WITHDRAWN = "withdrawn"  #: closed: the candidate withdrew
+
+    @classmethod
+    def outcomes(cls) -> list[str]:
+        return [cls.OFFER, cls.REJECTED, cls.WITHDRAWN]
+
+
+class Status(StrEnum):
+    """Where a follow-up is in its life; every change is a guarded update plus an event."""
+
+    PLANNED = "planned"  #: waiting for its due time (or, under review, for rendering)
+    PENDING_REVIEW = "pending_review"  #: rendered, waiting for the user's approval
+    APPROVED = "approved"  #: the user approved this exact text; sent when due
+    SENDING = "sending"  #: claimed by a worker and committed before SMTP DATA
+    SENT = "sent"  #: the server (or the outbox) accepted it
+    DEFERRED = "deferred"  #: a temporary failure; retried at retry_at
+    FAILED = "failed"  #: a permanent failure, or retries gave up
+    CANCELLED = "cancelled"  #: interview closed, the user cancelled, or a reply came
+    REJECTED = "rejected"  #: the user rejected it in review; never sent
+    UNCERTAIN = "uncertain"  #: found in `sending` after a crash: the server may have it
+    EXPIRED = "expired"  #: too late to send (not approved, or not sendable, in time)
+
+
+#: States from which a follow-up may still go out.
+LIVE = (Status.PLANNED, Status.PENDING_REVIEW, Status.APPROVED, Status.DEFERRED)
+#: States that may have reached the recipient.
+DELIVERED = (Status.SENT, Status.SENDING, Status.UNCERTAIN)
+
+
+class Interview(Base):
+    __tablename__ = "interviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    timezone: Mapped[str] = mapped_column(String(64))
+    location: Mapped[str] = mapped_column(String(300), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    questions: Mapped[list] = mapped_column(JSON, default=list)
+    decision_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default=InterviewStatus.ACTIVE)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    contacts: Mapped[list[Contact]] = relationship(
+        back_populates="interview", order_by="Contact.position"
+    )
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str] = mapped_column(String(50), default="")
+    #: A contact dropped by `interview update` stays for the history of its follow-ups.
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    interview: Mapped[Interview] = relationship(back_populates="contacts")
+
+
+class FollowUp(Base):
+    __tablename__ = "followups"
+    __table_args__ = (
+        UniqueConstraint("interview_id", "step", "recipient_key", name="uq_followups_step"),
+        Index("ix_followups_status_due", "status", "due_at"),
+        Index("ix_followups_status_retry", "status", "retry_at"),
+        Index("ix_followups_thread", "interview_id", "contact_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: None for messages about no single interview (the review digest).
+    interview_id: Mapped[int | None] = mapped_column(ForeignKey("interviews.id"), nullable=True)
+    #: None when the recipient is the user.
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), nullable=True)
+    #: "contact:<id>" or "me"; makes (interview, step, recipient) unique.
+    recipient_key: Mapped[str] = mapped_column(String(40))
+    step: Mapped[str] = mapped_column(String(64))
+    template: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20), default=Status.PLANNED)
+    review: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: After this moment an unsent follow-up is too late and expires.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sending_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    # Delivery: the message as it went (or will go) out.
+    message_id: Mapped[str | None] = mapped_column(String(250), nullable=True, unique=True)
+    in_reply_to: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    references: Mapped[str | None] = mapped_column(Text, nullable=True)
+    subject: Mapped[str | None] = mapped_column(Text, nullable=True)
+    body_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    body_html: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Hash of subject + text + HTML: what the user approved, checked again before sending.
+    content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Hash of the template source and the data it was rendered from: a change means re-review.
+    source_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    approved_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    digest_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    server_reply: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    interview: Mapped[Interview | None] = relationship()
+    contact: Mapped[Contact | None] = relationship()
+
+
+class Event(Base):
+    """One row per state change, never updated or deleted."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    interview_id: Mapped[int | None] = mapped_column(
+        ForeignKey("interviews.id"), nullable=True, index=True
+    )
+    followup_id: Mapped[int | None] = mapped_column(
+        ForeignKey("followups.id"), nullable=True, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    to_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    actor: Mapped[str] = mapped_column(String(100), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,219 @@
+"""Checks of user-supplied values at the boundary: text fields, addresses, times, zones, durations."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from email.headerregistry import Address
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from email_validator import EmailNotValidError, validate_email
+
+from service.errors import UsageError
+
+# Line and paragraph separators are not control characters to unicodedata ("Zl", "Zp") but mail
+# clients and header folding treat them as line breaks, so they are refused in one-line fields.
+_LINE_BREAKS = {"\u2028", "\u2029", "\x85"}
+
+
+def _is_control(ch: str, allow_newlines: bool) -> bool:
+    if allow_newlines and ch in "\n\t":
+        return False
+    return (
+        ch in _LINE_BREAKS
+        or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+        and ch != "\u200d"
+    )
+
+
+def clean_line(value: str, field: str, *, max_len: int = 300, required: bool = True) -> str:
+    """Return a one-line text field stripped, refusing CR/LF and control characters."""
+    if value is None:
+        value = ""
+    for ch in value:
+        if _is_control(ch, allow_newlines=False):
+            raise UsageError(
+                f"{field} contains a line break or control character ({ch!r}): "
+                "give it as a single line of plain text"
+            )
+    value = value.strip()
+    if required and not value:
+        raise UsageError(f"{field} is empty: give a value")
+    if len(value) > max_len:
+        raise UsageError(f"{field} is {len(value)} characters long: at most {max_len} allowed")
+    return value
+
+
+def clean_text(value: str | None, field: str, *, max_len: int = 20_000) -> str:
+    """Return a multi-line text field, allowing newlines and tabs but no other control characters."""
+    value = (value or "").replace("\r\n", "\n")
+    for ch in value:
+        if _is_control(ch, allow_newlines=True):
+            raise UsageError(
+                f"{field} contains a control character ({ch!r}): use plain text and newlines only"
+            )
+    if len(value) > max_len:
+        raise UsageError(f"{field} is {len(value)} characters long: at most {max_len} allowed")
+    return value.strip()
+
+
+def check_email(value: str, field: str = "address") -> str:
+    """Return a syntactically valid, normalised email address or raise UsageError."""
+    value = clean_line(value, field, max_len=254)
+    try:
+        result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise UsageError(f"{field} {value!r} is not a valid email address: {exc}") from None
+    return result.normalized
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    """A display name and an address, as in `Ada Lovelace <ada@example.org>`."""
+
+    name: str
+    email: str
+
+    @property
+    def domain(self) -> str:
+        return self.email.rpartition("@")[2].lower()
+
+    def header(self) -> Address:
+        """The mailbox as an email.headerregistry.Address (encodes the name safely)."""
+        username, _, domain = self.email.rpartition("@")
+        return Address(display_name=self.name, username=username, domain=domain)
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+
+_MAILBOX = re.compile(r"^\s*(?:\"?(?P<name>[^<>\"]*?)\"?\s*)?<(?P<addr>[^<>]+)>\s*$")
+
+
+def parse_mailbox(value: str, field: str = "contact") -> Mailbox:
+    """Parse `Name <address>` (or a bare address) into a Mailbox, refusing anything ambiguous."""
+    value = clean_line(value, field, max_len=400)
+    match = _MAILBOX.match(value)
+    if match:
+        name = clean_line(match.group("name") or "", f"{field} name", required=False)
+        addr = match.group("addr")
+    elif "<" in value or ">" in value:
+        raise UsageError(f"{field} {value!r} is not of the form 'Name <address>'")
+    else:
+        name, addr = "", value
+    return Mailbox(name=name, email=check_email(addr, f"{field} address"))
+
+
+def check_zone(value: str, field: str = "time zone") -> ZoneInfo:
+    """Return the IANA time zone named by value or raise UsageError."""
+    value = clean_line(value, field, max_len=64)
+    if value in ("UTC", "Etc/UTC") or value in _zone_names():
+        try:
+            return ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    raise UsageError(
+        f"{field} {value!r} is not a known IANA time zone: use a name like 'Europe/Berlin' "
+        "or 'America/New_York'"
+    )
+
+
+_ZONES: set[str] | None = None
+
+
+def _zone_names() -> set[str]:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = available_timezones()
+    return _ZONES
+
+
+def local_to_utc(wall: datetime, zone: ZoneInfo) -> datetime:
+    """Resolve a naive wall-clock time in zone to UTC for scheduling.
+
+    A time skipped by a daylight-saving jump moves forward by the size of the gap (02:30 on a
+    spring-forward night becomes 03:30): with fold=0 zoneinfo applies the offset from before the
+    jump (PEP 495). A repeated time takes its first occurrence.
+    """
+    return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+
+
+def wall_time_status(wall: datetime, zone: ZoneInfo) -> str:
+    """Tell whether a naive wall time in zone is 'ok', 'nonexistent' or 'ambiguous'."""
+    a = wall.replace(tzinfo=zone, fold=0)
+    b = wall.replace(tzinfo=zone, fold=1)
+    if a.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
+        return "nonexistent"
+    if a.utcoffset() != b.utcoffset():
+        return "ambiguous"
+    return "ok"
+
+
+_AT_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+
+
+def parse_local_datetime(value: str, zone: ZoneInfo, field: str = "--at") -> datetime:
+    """Parse 'YYYY-MM-DD HH:MM' in zone (or with an explicit UTC offset) into an aware UTC time."""
+    value = clean_line(value, field, max_len=40)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"{field} {value!r} is not a date and time: use 'YYYY-MM-DD HH:MM', e.g. '2026-03-06 14:30'"
+        ) from None
+    if parsed.tzinfo is not None:
+        return parsed.astimezone(UTC)
+    status = wall_time_status(parsed, zone)
+    if status == "nonexistent":
+        raise UsageError(
+            f"{field} {value} does not exist in {zone.key} (the clocks jump forward then): "
+            "check the time"
+        )
+    if status == "ambiguous":
+        off0 = parsed.replace(tzinfo=zone, fold=0).strftime("%z")
+        off1 = parsed.replace(tzinfo=zone, fold=1).strftime("%z")
+        raise UsageError(
+            f"{field} {value} happens twice in {zone.key} (the clocks go back then): "
+            f"add the UTC offset, e.g. '{value}{off0[:3]}:{off0[3:]}' or '{value}{off1[:3]}:{off1[3:]}'"
+        )
+    return parsed.replace(tzinfo=zone).astimezone(UTC)
+
+
+def parse_date(value: str, field: str) -> date:
+    """Parse 'YYYY-MM-DD' or raise UsageError."""
+    value = clean_line(value, field, max_len=20)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{field} {value!r} is not a date: use 'YYYY-MM-DD'") from None
+
+
+def require_aware(moment: datetime, what: str = "time") -> datetime:
+    """Return moment in UTC; a naive datetime is a programming error and raises ValueError."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got naive {moment!r}")
+    return moment.astimezone(UTC)
+
+
+_DURATION = re.compile(
+    r"^\s*(?P<n>\d+)\s*(?P<unit>s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)\s*$",
+    re.IGNORECASE,
+)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: str | int, field: str) -> timedelta:
+    """Parse '30s', '45m', '2h', '7d', '2w' (or a bare number of seconds) into a timedelta."""
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        return timedelta(seconds=int(value))
+    match = _DURATION.match(str(value))
+    if not match:
+        raise UsageError(
+            f"{field} {value!r} is not a duration: use a number with a unit, e.g. '30s', '45m', "
+            "'2h', '7d'"
+        )
+    unit = match.group("unit").lower()
+    key = "m" if unit.startswith("mi") else unit[0]
+    return timedelta(seconds=int(match.group("n")) * _UNIT_SECONDS[key])

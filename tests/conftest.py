@@ -1,0 +1,168 @@
+"""Shared test fixtures: both databases, a patched clock, the CLI run in-process."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from service import cli
+from service.db import Database, migrate
+
+REPO = Path(__file__).resolve().parents[1]
+PG_ADMIN = os.environ.get("FOLLOWUP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch):
+    """Tests never see the developer's FOLLOWUP_* settings."""
+    for name in list(os.environ):
+        if name.startswith("FOLLOWUP_") and name != "FOLLOWUP_TEST_PG":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("FOLLOWUP_TIMEZONE", "Europe/Berlin")
+
+
+def _pg_exec(sql: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def _pg_url(name: str) -> str:
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def pg_template():
+    """A migrated Postgres database that each test's fresh database is copied from."""
+    name = f"followup_tmpl_{uuid.uuid4().hex[:10]}"
+    _pg_exec(f'CREATE DATABASE "{name}"')
+    db = Database(_pg_url(name))
+    migrate(db)
+    db.dispose()
+    yield name
+    _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_empty_url():
+    """A fresh, empty Postgres database (dropped afterwards)."""
+    name = f"followup_t_{uuid.uuid4().hex[:12]}"
+    _pg_exec(f'CREATE DATABASE "{name}"')
+    yield _pg_url(name)
+    _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def db_url(backend, request, tmp_path):
+    """The URL of a fresh, migrated database of each kind."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'followup.db'}"
+        db = Database(url)
+        migrate(db)
+        db.dispose()
+        yield url
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"followup_t_{uuid.uuid4().hex[:12]}"
+    _pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+    yield _pg_url(name)
+    _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db(db_url):
+    database = Database(db_url)
+    yield database
+    database.dispose()
+
+
+class Clock:
+    """The time the code under test sees; tests move it explicitly."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, moment: datetime) -> None:
+        assert moment.tzinfo is not None
+        self.now = moment.astimezone(UTC)
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """Patch the CLI's clock (and only the clock) to a fixed time."""
+    c = Clock(datetime(2026, 9, 1, 12, 0, tzinfo=UTC))
+    monkeypatch.setattr(cli.App, "now", lambda self: c())
+    return c
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        import json
+
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch, db_url) -> Path:
+    """A working directory for the CLI, with FOLLOWUP_DATABASE_URL pointing at the test database."""
+    wd = tmp_path / "work"
+    wd.mkdir()
+    monkeypatch.chdir(wd)
+    monkeypatch.setenv("FOLLOWUP_DATABASE_URL", db_url)
+    monkeypatch.setenv("FOLLOWUP_FROM", "Ada Candidate <ada@candidate.example>")
+    return wd
+
+
+@pytest.fixture
+def run(clock):
+    """Run `followup ARGS...` in-process; returns exit code, stdout and stderr."""
+
+    def _run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+        out, err = io.StringIO(), io.StringIO()
+        saved = {k: os.environ.get(k) for k in (env or {})}
+        os.environ.update(env or {})
+        old_stdin = sys.stdin
+        if input is not None:
+            sys.stdin = io.StringIO(input)
+        code = 0
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    cli.main(list(args))
+                except SystemExit as exc:
+                    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            sys.stdin = old_stdin
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        return Result(code, out.getvalue(), err.getvalue())
+
+    return _run
