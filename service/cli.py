@@ -109,7 +109,10 @@ def interview_options(required: bool):
                 multiple=True,
                 help='An interviewer: "Name <email>" or "Name <email> | title | phone". Repeat for each.',
             ),
-            click.option("--notes", help="What you talked about; the thank-you draws on it."),
+            click.option(
+                "--notes",
+                help="What stood out, as a phrase: the thank-you says 'I especially enjoyed our conversation about NOTES.'",
+            ),
             click.option(
                 "--question",
                 "questions",

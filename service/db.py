@@ -67,7 +67,7 @@ class Database:
         self.engine.dispose()
 
 
-def _data_dir(name: str) -> Path:
+def data_dir(name: str) -> Path:
     """Find a shipped folder: inside the installed package, or at the source checkout's root."""
     here = Path(__file__).resolve().parent
     for candidate in (here / "_data" / name, here.parent / name):
@@ -81,7 +81,7 @@ def alembic_config(url: str):
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(_data_dir("migrations")))
+    cfg.set_main_option("script_location", str(data_dir("migrations")))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 

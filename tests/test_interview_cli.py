@@ -14,9 +14,22 @@ def test_friday_interview_before_labor_day_thanks_each_interviewer_on_tuesday(
     clock.set(datetime(2026, 9, 4, 20, 0, tzinfo=UTC))  # Friday evening, after the interview
     assert run("migrate").code == 0
     result = run(
-        "interview", "add", "--company", "Acme Corp", "--role", "Staff Engineer",
-        "--at", "2026-09-04 14:00", "--tz", "America/New_York", "--duration", "45m",
-        "--contact", "Jane Roe <jane@acme.example>", "--contact", "Bob Lee <bob@acme.example>",
+        "interview",
+        "add",
+        "--company",
+        "Acme Corp",
+        "--role",
+        "Staff Engineer",
+        "--at",
+        "2026-09-04 14:00",
+        "--tz",
+        "America/New_York",
+        "--duration",
+        "45m",
+        "--contact",
+        "Jane Roe <jane@acme.example>",
+        "--contact",
+        "Bob Lee <bob@acme.example>",
         "--json",
     )
     assert result.code == 0, result.err

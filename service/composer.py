@@ -1,0 +1,122 @@
+"""Composing: a follow-up's content and thread, from its interview, template and earlier mail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from service.config import Settings
+from service.messages import OutgoingMessage, reply_subject
+from service.models import DELIVERED, LIVE, FollowUp
+from service.rendering import Rendered, Templates, followup_context
+from service.validation import Mailbox
+
+#: How many earlier Message-IDs a References header carries (the first and the latest ones).
+MAX_REFERENCES = 10
+
+
+@dataclass(frozen=True)
+class Thread:
+    """Where a follow-up sits in its conversation with one contact."""
+
+    #: The subject of the first message in the thread, when this one is a reply.
+    root_subject: str | None
+    in_reply_to: str | None
+    references: tuple[str, ...]
+
+
+def _same_thread(f: FollowUp):
+    contact = (
+        FollowUp.contact_id.is_(None)
+        if f.contact_id is None
+        else FollowUp.contact_id == f.contact_id
+    )
+    return [FollowUp.interview_id == f.interview_id, contact, FollowUp.id != f.id]
+
+
+def thread_of(session: Session, f: FollowUp, templates: Templates, me: Mailbox) -> Thread:
+    """The earlier messages to the same recipient about the same interview."""
+    if f.interview_id is None:
+        return Thread(None, None, ())
+    earlier = session.scalars(
+        select(FollowUp)
+        .where(
+            *_same_thread(f),
+            or_(
+                FollowUp.status.in_(DELIVERED) & FollowUp.message_id.is_not(None),
+                FollowUp.status.in_(LIVE)
+                & (
+                    (FollowUp.due_at < f.due_at)
+                    | ((FollowUp.due_at == f.due_at) & (FollowUp.id < f.id))
+                ),
+            ),
+        )
+        .order_by(FollowUp.due_at, FollowUp.id)
+    ).all()
+    if not earlier:
+        return Thread(None, None, ())
+    delivered = sorted(
+        (e for e in earlier if e.status in DELIVERED),
+        key=lambda e: (e.sent_at or e.sending_started_at or e.due_at, e.id),
+    )
+    ids = [e.message_id for e in delivered if e.message_id]
+    if len(ids) > MAX_REFERENCES:
+        ids = ids[:1] + ids[-(MAX_REFERENCES - 1) :]
+    root = delivered[0] if delivered else earlier[0]
+    return Thread(
+        root_subject=_base_subject(session, root, templates, me),
+        in_reply_to=ids[-1] if ids else None,
+        references=tuple(ids),
+    )
+
+
+def _base_subject(session: Session, root: FollowUp, templates: Templates, me: Mailbox) -> str:
+    if root.subject:
+        return reply_subject(root.subject)[4:]
+    return templates.render(root.template, context_for(root, me)).subject
+
+
+def context_for(f: FollowUp, me: Mailbox, thread: Thread | None = None) -> dict:
+    """The data the follow-up's template is rendered with."""
+    context = followup_context(f.interview, f.contact, me, f.step, f.due_at)
+    context["thread_subject"] = thread.root_subject if thread else None
+    return context
+
+
+def compose(
+    session: Session, f: FollowUp, templates: Templates, me: Mailbox
+) -> tuple[Rendered, Thread]:
+    """Render the follow-up as it would go out now: a reply (`Re: `) when a thread exists."""
+    thread = thread_of(session, f, templates, me)
+    rendered = templates.render(f.template, context_for(f, me, thread))
+    if thread.root_subject:
+        rendered = Rendered(
+            reply_subject(thread.root_subject), rendered.text, rendered.html, rendered.source_hash
+        )
+    return rendered, thread
+
+
+def outgoing(f: FollowUp, settings: Settings, now: datetime) -> OutgoingMessage:
+    """The message for a claimed follow-up, from its stored content and thread headers."""
+    me = settings.require_sender()
+    to = me if f.contact is None else Mailbox(f.contact.name, f.contact.email)
+    references = tuple((f.references or "").split())
+    return OutgoingMessage(
+        sender=me,
+        to=to,
+        subject=f.subject or "",
+        text=f.body_text or "",
+        html=f.body_html,
+        message_id=f.message_id or "",
+        date=now,
+        in_reply_to=f.in_reply_to,
+        references=references,
+        bcc=me if settings.bcc_self and f.contact is not None else None,
+    )
+
+
+def is_to_user(f: FollowUp) -> bool:
+    return f.contact_id is None

@@ -1,0 +1,582 @@
+"""Delivery: claims due follow-ups, sends them, and records each outcome; never twice, never lost.
+
+The protocol for one follow-up: a guarded update commits it as `sending` (attempt number and
+Message-ID included) before SMTP DATA; the outcome is committed after. A worker that dies in
+between leaves it in `sending`; once its lease runs out it becomes `uncertain`, and only the user
+decides whether it goes again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from service import events
+from service.composer import compose, context_for, outgoing
+from service.config import Settings
+from service.db import Database
+from service.errors import FollowupError, StateConflict, TemplateError
+from service.models import Contact, FollowUp, Interview, Status
+from service.retry import gave_up, next_attempt
+from service.transport import DeliveryError, OutboxTransport, SendResult, SmtpTransport
+
+log = logging.getLogger(__name__)
+
+#: The template of the note to the user when a follow-up could not be delivered.
+FAILED_NOTICE = "delivery_failed"
+
+
+@dataclass
+class Claim:
+    """A follow-up this worker has committed as `sending`."""
+
+    id: int
+    attempt: int
+    step: str
+    to: str
+    first_attempt_at: datetime
+    outbox_name: str
+    message: object = None
+
+
+@dataclass
+class Summary:
+    """What one pass did."""
+
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    expired: int = 0
+    flagged: int = 0
+    prepared: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.deferred + self.failed + self.uncertain
+
+
+def due_condition(now: datetime):
+    """Follow-ups that may be claimed for sending at `now`."""
+    return or_(
+        and_(FollowUp.status == Status.PLANNED, FollowUp.review.is_(False), FollowUp.due_at <= now),
+        and_(FollowUp.status == Status.APPROVED, FollowUp.due_at <= now),
+        and_(FollowUp.status == Status.DEFERRED, FollowUp.retry_at <= now),
+    )
+
+
+class Delivery:
+    """Sends what is due through SMTP, or into the outbox folder when SMTP is not configured."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        actor: str | None = None,
+        rng: random.Random | None = None,
+        templates=None,
+    ):
+        from service.rendering import Templates
+
+        self.settings = settings
+        self.db = db
+        self.actor = actor or events.actor_name("worker")
+        self.rng = rng or random.Random()
+        self.templates = templates or Templates(settings.templates_dir)
+        self.transport = (
+            SmtpTransport(settings.smtp) if settings.smtp else OutboxTransport(settings.outbox_dir)
+        )
+
+    # --- housekeeping ---------------------------------------------------------------------
+
+    def flag_stuck(self, now: datetime) -> int:
+        """`sending` for longer than the lease: the worker died mid-send; flag it, never resend."""
+        cutoff = now - self.settings.send_lease
+        with self.db.transaction() as session:
+            ids = session.scalars(
+                select(FollowUp.id).where(
+                    FollowUp.status == Status.SENDING, FollowUp.sending_started_at < cutoff
+                )
+            ).all()
+            for fid in ids:
+                events.transition(
+                    session,
+                    fid,
+                    [Status.SENDING],
+                    Status.UNCERTAIN,
+                    now,
+                    actor=self.actor,
+                    detail="found in `sending` after its lease: the worker stopped mid-send; "
+                    "the server may or may not have it",
+                    last_error="interrupted while sending: check your Sent folder, then "
+                    "`followup retry ID` or `followup cancel ID`",
+                )
+                log.warning("follow-up %s was interrupted mid-send: marked uncertain", fid)
+        return len(ids)
+
+    def expire(self, now: datetime) -> int:
+        """Live follow-ups past their expiry are too late to send."""
+        with self.db.transaction() as session:
+            rows = session.execute(
+                select(FollowUp.id, FollowUp.status).where(
+                    FollowUp.status.in_(
+                        [Status.PLANNED, Status.PENDING_REVIEW, Status.APPROVED, Status.DEFERRED]
+                    ),
+                    FollowUp.expires_at <= now,
+                )
+            ).all()
+            for fid, status in rows:
+                reason = (
+                    "not approved in time"
+                    if status == Status.PENDING_REVIEW
+                    else "too late to send"
+                )
+                events.transition(
+                    session,
+                    fid,
+                    [status],
+                    Status.EXPIRED,
+                    now,
+                    actor=self.actor,
+                    detail=reason,
+                    last_error=reason,
+                )
+        return len(rows)
+
+    def sent_last_hour(self, session: Session, now: datetime) -> int:
+        return session.scalar(
+            select(func.count(FollowUp.id)).where(
+                FollowUp.status == Status.SENT, FollowUp.sent_at > now - timedelta(hours=1)
+            )
+        )
+
+    # --- claiming -------------------------------------------------------------------------
+
+    def claim(self, now: datetime, limit: int) -> list[Claim]:
+        """Commit up to `limit` due follow-ups as `sending`; other workers skip them."""
+        claims: list[Claim] = []
+        with self.db.transaction() as session:
+            if self.settings.max_per_hour and self.settings.smtp:
+                limit = min(limit, self.settings.max_per_hour - self.sent_last_hour(session, now))
+                if limit <= 0:
+                    return []
+            rows = session.scalars(
+                select(FollowUp)
+                .where(due_condition(now))
+                .order_by(FollowUp.due_at, FollowUp.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True, of=FollowUp)
+            ).all()
+            if not rows:
+                return []
+            _load_related(session, rows)
+            for row in rows:
+                claim = self._claim_one(session, row, now)
+                if claim is not None:
+                    claims.append(claim)
+        return claims
+
+    def _claim_one(self, session: Session, row: FollowUp, now: datetime) -> Claim | None:
+        me = self.settings.require_sender()
+        values: dict = {}
+        if row.status == Status.APPROVED:
+            from service.review import approval_still_valid
+
+            if not approval_still_valid(session, row, self.templates, me, now, actor=self.actor):
+                return None
+        if row.body_text is None:
+            try:
+                rendered, thread = compose(session, row, self.templates, me)
+            except TemplateError as exc:
+                self._fail(session, row, now, str(exc), status=row.status)
+                return None
+            values.update(
+                subject=rendered.subject,
+                body_text=rendered.text,
+                body_html=rendered.html,
+                content_hash=rendered.content_hash,
+                source_hash=rendered.source_hash,
+            )
+        else:
+            from service.composer import thread_of
+
+            thread = thread_of(session, row, self.templates, me)
+        message_id = row.message_id or _new_message_id(me.domain)
+        attempt = row.attempts + 1
+        first = row.first_attempt_at or now
+        events.transition(
+            session,
+            row.id,
+            [row.status],
+            Status.SENDING,
+            now,
+            actor=self.actor,
+            detail={"attempt": attempt, "message_id": message_id},
+            expect={"attempts": row.attempts},
+            attempts=attempt,
+            message_id=message_id,
+            sending_started_at=now,
+            claimed_by=self.actor,
+            first_attempt_at=first,
+            in_reply_to=thread.in_reply_to,
+            references=" ".join(thread.references) or None,
+            **values,
+        )
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.message_id, row.in_reply_to = message_id, thread.in_reply_to
+        row.references = " ".join(thread.references) or None
+        message = outgoing(row, self.settings, now)
+        to = message.to.email
+        return Claim(
+            id=row.id,
+            attempt=attempt,
+            step=row.step,
+            to=to,
+            first_attempt_at=first,
+            outbox_name=f"{row.due_at:%Y%m%d-%H%M%S}-{row.id:06d}-{row.step}",
+            message=message,
+        )
+
+    # --- sending --------------------------------------------------------------------------
+
+    def send_claims(
+        self,
+        claims: list[Claim],
+        clock: Callable[[], datetime],
+        summary: Summary,
+        stop: threading.Event | None = None,
+    ) -> None:
+        """Send each claimed message and commit its outcome; a stop request ends the batch."""
+        for index, claim in enumerate(claims):
+            if stop is not None and stop.is_set():
+                self.release(claims[index:], clock())
+                return
+            message = claim.message
+            try:
+                data = message.as_bytes()
+                result = self.transport.send(
+                    message.sender.email, message.recipients(), data, name=claim.outbox_name
+                )
+            except DeliveryError as exc:
+                self.record_failure(claim, exc, clock(), summary)
+                if exc.phase in ("connect", "ehlo", "starttls", "login", "write"):
+                    # The server is unreachable or refuses us: the rest wait for the next try.
+                    for rest in claims[index + 1 :]:
+                        self.record_failure(rest, exc, clock(), summary)
+                    return
+                continue
+            except ValueError as exc:  # a header that would not serialise safely
+                self.record_failure(
+                    claim,
+                    DeliveryError("-", "compose", str(exc), kind="permanent"),
+                    clock(),
+                    summary,
+                )
+                continue
+            self.record_sent(claim, result, clock(), summary)
+
+    def release(self, claims: list[Claim], now: datetime) -> None:
+        """Hand back claims that were never attempted (the worker is stopping)."""
+        with self.db.transaction() as session:
+            for claim in claims:
+                row = session.get(FollowUp, claim.id)
+                back = (
+                    Status.DEFERRED
+                    if claim.attempt > 1
+                    else (Status.APPROVED if row.approved_hash else Status.PLANNED)
+                )
+                events.transition(
+                    session,
+                    claim.id,
+                    [Status.SENDING],
+                    back,
+                    now,
+                    actor=self.actor,
+                    kind="released",
+                    detail="worker stopping before sending it",
+                    expect={"attempts": claim.attempt},
+                    attempts=claim.attempt - 1,
+                    sending_started_at=None,
+                    claimed_by=None,
+                    retry_at=now if back == Status.DEFERRED else None,
+                )
+
+    def record_sent(
+        self, claim: Claim, result: SendResult, now: datetime, summary: Summary
+    ) -> None:
+        note = None
+        if result.refused:
+            note = "; ".join(f"{r} refused: {c} {m}" for r, (c, m) in result.refused.items())
+        detail = {"reply": result.reply, "refused": note} if note else {"reply": result.reply}
+        with self.db.transaction() as session:
+            self._settle(
+                session,
+                claim,
+                Status.SENT,
+                now,
+                detail,
+                sent_at=now,
+                server_reply=result.reply,
+                last_error=note,
+                retry_at=None,
+            )
+        summary.sent += 1
+        log.info("sent follow-up %s (%s) to %s: %s", claim.id, claim.step, claim.to, result.reply)
+
+    def record_failure(
+        self, claim: Claim, exc: DeliveryError, now: datetime, summary: Summary
+    ) -> None:
+        with self.db.transaction() as session:
+            row = session.get(FollowUp, claim.id)
+            if exc.kind == "uncertain":
+                self._settle(session, claim, Status.UNCERTAIN, now, exc.reply, last_error=str(exc))
+                summary.uncertain += 1
+                log.warning("follow-up %s: %s", claim.id, exc)
+                return
+            if exc.kind == "transient" and not gave_up(
+                claim.first_attempt_at, now, self.settings.retry_lifetime
+            ):
+                retry_at = next_attempt(
+                    claim.attempt,
+                    now,
+                    minimum=self.settings.retry_min,
+                    maximum=self.settings.retry_max,
+                    rng=self.rng,
+                )
+                self._settle(
+                    session,
+                    claim,
+                    Status.DEFERRED,
+                    now,
+                    {"error": str(exc), "retry_at": retry_at.isoformat()},
+                    last_error=str(exc),
+                    retry_at=retry_at,
+                )
+                summary.deferred += 1
+                log.warning("follow-up %s deferred until %s: %s", claim.id, retry_at, exc)
+                return
+            reason = str(exc) if exc.kind == "permanent" else f"gave up after retrying: {exc}"
+            if self._settle(
+                session, claim, Status.FAILED, now, reason, last_error=reason, retry_at=None
+            ):
+                self._after_failure(session, row, now, reason)
+            summary.failed += 1
+
+    def _settle(
+        self, session: Session, claim: Claim, to: str, now: datetime, detail, **values
+    ) -> bool:
+        """Commit the outcome of this worker's attempt; False if the row moved on meanwhile.
+
+        `uncertain` is accepted as a starting state: another worker may have flagged our attempt
+        when our lease ran out, and a real answer from the server is better than a guess.
+        """
+        try:
+            events.transition(
+                session,
+                claim.id,
+                [Status.SENDING, Status.UNCERTAIN],
+                to,
+                now,
+                actor=self.actor,
+                detail=detail,
+                expect={"attempts": claim.attempt},
+                **values,
+            )
+            return True
+        except StateConflict as exc:
+            log.error(
+                "outcome %s of attempt %s of follow-up %s came too late: %s",
+                to,
+                claim.attempt,
+                claim.id,
+                exc,
+            )
+            events.record(
+                session,
+                now,
+                "late_outcome",
+                actor=self.actor,
+                followup_id=claim.id,
+                detail={"outcome": str(to), "attempt": claim.attempt, "detail": detail},
+            )
+            return False
+
+    def _fail(
+        self, session: Session, row: FollowUp, now: datetime, reason: str, *, status: str
+    ) -> None:
+        """Fail a follow-up that never reached SMTP (its template would not render)."""
+        events.transition(
+            session,
+            row.id,
+            [status],
+            Status.FAILED,
+            now,
+            actor=self.actor,
+            detail=reason,
+            last_error=reason,
+            retry_at=None,
+        )
+        self._after_failure(session, row, now, reason)
+
+    def _after_failure(self, session: Session, row: FollowUp, now: datetime, reason: str) -> None:
+        log.error("follow-up %s (%s) failed: %s", row.id, row.step, reason)
+        if row.contact_id is not None:
+            self.notify_user_of_failure(session, row, reason, now)
+
+    def notify_user_of_failure(
+        self, session: Session, row: FollowUp, reason: str, now: datetime
+    ) -> None:
+        """Queue a note to the user saying which follow-up failed and why."""
+        me = self.settings.require_sender()
+        context = context_for(row, me)
+        context["failed"] = {
+            "id": row.id,
+            "step": row.step,
+            "subject": row.subject or "",
+            "to": f"{row.contact.name} <{row.contact.email}>",
+            "error": reason,
+        }
+        try:
+            rendered = self.templates.render(FAILED_NOTICE, context)
+        except FollowupError as exc:
+            log.error("cannot tell the user about failed follow-up %s: %s", row.id, exc)
+            return
+        notice = FollowUp(
+            interview_id=row.interview_id,
+            contact_id=None,
+            recipient_key="me",
+            step=f"notice_{row.id}"[:64],
+            template=FAILED_NOTICE,
+            due_at=now,
+            status=Status.PLANNED,
+            review=False,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+            subject=rendered.subject,
+            body_text=rendered.text,
+            body_html=rendered.html,
+            content_hash=rendered.content_hash,
+            source_hash=rendered.source_hash,
+        )
+        existing = session.scalar(
+            select(FollowUp.id).where(
+                FollowUp.interview_id == row.interview_id,
+                FollowUp.step == notice.step,
+                FollowUp.recipient_key == "me",
+            )
+        )
+        if existing is not None:
+            return
+        session.add(notice)
+        session.flush()
+        events.record(
+            session,
+            now,
+            "planned",
+            actor=self.actor,
+            interview_id=row.interview_id,
+            followup_id=notice.id,
+            to_status=Status.PLANNED,
+            detail=f"tells you follow-up {row.id} failed",
+        )
+
+    # --- one pass -------------------------------------------------------------------------
+
+    def run_once(
+        self, clock: Callable[[], datetime], stop: threading.Event | None = None
+    ) -> Summary:
+        """Housekeeping, then send everything due, batch by batch, until nothing is left."""
+        summary = Summary()
+        now = clock()
+        summary.flagged = self.flag_stuck(now)
+        summary.expired = self.expire(now)
+        if self.settings.review:
+            from service.review import prepare_due
+
+            summary.prepared = prepare_due(self, now)
+        try:
+            while stop is None or not stop.is_set():
+                claims = self.claim(clock(), self.settings.batch_size)
+                if not claims:
+                    break
+                self.send_claims(claims, clock, summary, stop)
+        finally:
+            self.transport.close()
+        return summary
+
+    def next_wake(self, now: datetime) -> datetime | None:
+        """The next moment something becomes due: a send, a retry, an expiry, a lease."""
+        lead = self.settings.review_lead
+        with self.db.transaction() as session:
+            candidates = [
+                session.scalar(
+                    select(func.min(FollowUp.due_at)).where(
+                        or_(
+                            and_(FollowUp.status == Status.PLANNED, FollowUp.review.is_(False)),
+                            FollowUp.status == Status.APPROVED,
+                        )
+                    )
+                ),
+                session.scalar(
+                    select(func.min(FollowUp.retry_at)).where(FollowUp.status == Status.DEFERRED)
+                ),
+                session.scalar(
+                    select(func.min(FollowUp.expires_at)).where(
+                        FollowUp.status.in_(
+                            [
+                                Status.PLANNED,
+                                Status.PENDING_REVIEW,
+                                Status.APPROVED,
+                                Status.DEFERRED,
+                            ]
+                        )
+                    )
+                ),
+                session.scalar(
+                    select(func.min(FollowUp.sending_started_at)).where(
+                        FollowUp.status == Status.SENDING
+                    )
+                ),
+            ]
+            if self.settings.review:
+                first_review = session.scalar(
+                    select(func.min(FollowUp.due_at)).where(
+                        FollowUp.status == Status.PLANNED, FollowUp.review.is_(True)
+                    )
+                )
+                candidates.append(first_review - lead if first_review else None)
+        if candidates[3] is not None:
+            candidates[3] = candidates[3] + self.settings.send_lease
+        times = [c for c in candidates if c is not None]
+        return min(times) if times else None
+
+
+def _new_message_id(domain: str) -> str:
+    from service.messages import new_message_id
+
+    return new_message_id(domain)
+
+
+def _load_related(session: Session, rows: list[FollowUp]) -> None:
+    """Load interviews (with contacts) and contacts of claimed rows without locking them."""
+    interview_ids = {r.interview_id for r in rows if r.interview_id is not None}
+    if interview_ids:
+        session.scalars(
+            select(Interview)
+            .where(Interview.id.in_(interview_ids))
+            .options(selectinload(Interview.contacts))
+        ).all()
+    contact_ids = {r.contact_id for r in rows if r.contact_id is not None}
+    if contact_ids:
+        session.scalars(select(Contact).where(Contact.id.in_(contact_ids))).all()

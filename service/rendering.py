@@ -1,0 +1,251 @@
+"""Rendering: turns a template and an interview's data into a subject, a text and an HTML body."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import traceback
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from service.db import data_dir
+from service.errors import TemplateError
+from service.models import Contact, Interview
+from service.validation import Mailbox, clean_line
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message's content: what review shows and approval covers."""
+
+    subject: str
+    text: str
+    html: str | None
+    #: Hash of the template sources and the data they were rendered from.
+    source_hash: str
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.subject, self.text, self.html)
+
+
+def content_hash(subject: str, text: str, html: str | None) -> str:
+    """The fingerprint of exactly what would be sent."""
+    payload = json.dumps([subject, text, html], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def default_templates_dir() -> Path:
+    return data_dir("templates")
+
+
+class Templates:
+    """The template set: the user's overrides first, then the shipped defaults."""
+
+    def __init__(self, override_dir: Path | None = None):
+        self.dirs = [d for d in (override_dir, default_templates_dir()) if d is not None]
+        self.env = SandboxedEnvironment(
+            loader=jinja2.FileSystemLoader([str(d) for d in self.dirs]),
+            undefined=jinja2.StrictUndefined,
+            autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self._sources: dict[str, str | None] = {}
+
+    def names(self) -> list[str]:
+        """Every template name available (by its .txt file)."""
+        found = set()
+        for d in self.dirs:
+            found.update(p.stem for p in d.glob("*.txt"))
+        return sorted(found)
+
+    def source(self, filename: str) -> str | None:
+        """The source text of a template file, or None if there is none."""
+        if filename not in self._sources:
+            try:
+                self._sources[filename] = self.env.loader.get_source(self.env, filename)[0]
+            except jinja2.TemplateNotFound:
+                self._sources[filename] = None
+        return self._sources[filename]
+
+    def source_hash(self, name: str, context: dict) -> str:
+        """Changes whenever the template files or the data they are rendered from change."""
+        payload = json.dumps(
+            [self.source(f"{name}.txt"), self.source(f"{name}.html"), context],
+            ensure_ascii=False,
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def render(self, name: str, context: dict) -> Rendered:
+        """Render the template `name` (name.txt, and name.html if present) with context."""
+        if self.source(f"{name}.txt") is None:
+            raise TemplateError(
+                f"template {name!r} not found: there is no {name}.txt in "
+                + " or ".join(str(d) for d in self.dirs)
+            )
+        text_template = self._load(f"{name}.txt")
+        subject = " ".join(self._block(text_template, "subject", context).split())
+        text = _tidy(self._block(text_template, "body", context))
+        html = None
+        if self.source(f"{name}.html") is not None:
+            html_template = self._load(f"{name}.html")
+            html = self._block(html_template, "body", context).strip() + "\n"
+        try:
+            subject = clean_line(subject, f"subject of template {name}.txt", max_len=250)
+        except Exception as exc:
+            raise TemplateError(str(exc)) from None
+        if not text.strip():
+            raise TemplateError(f"template {name}.txt renders an empty body")
+        return Rendered(subject, text, html, self.source_hash(name, context))
+
+    def check(self, name: str, context: dict) -> None:
+        """Raise TemplateError if the template does not parse or render with context."""
+        self.render(name, context)
+
+    def _load(self, filename: str) -> jinja2.Template:
+        try:
+            return self.env.get_template(filename)
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(
+                f"template {exc.filename or filename} line {exc.lineno}: {exc.message}"
+            ) from None
+
+    def _block(self, template: jinja2.Template, block: str, context: dict) -> str:
+        if block not in template.blocks:
+            raise TemplateError(
+                f"template {template.filename} has no {{% block {block} %}}...{{% endblock %}}"
+            )
+        try:
+            ctx = template.new_context(context)
+            return "".join(template.blocks[block](ctx))
+        except TemplateError:
+            raise
+        except Exception as exc:
+            line = _template_line(template.filename)
+            where = f"{template.filename} line {line}" if line else template.filename
+            message = exc.message if isinstance(exc, jinja2.TemplateError) else str(exc)
+            raise TemplateError(f"template {where}: {message}") from None
+
+
+def _template_line(filename: str | None) -> int | None:
+    """The template line of the exception being handled, via Jinja's traceback rewriting."""
+    from jinja2.debug import rewrite_traceback_stack
+
+    try:
+        rewritten = rewrite_traceback_stack(source=None)
+    except Exception:
+        return None
+    line = None
+    for frame in traceback.extract_tb(rewritten.__traceback__):
+        if filename and frame.filename == filename:
+            line = frame.lineno
+    return line
+
+
+def _tidy(text: str) -> str:
+    """Trim surrounding blank lines and runs of blank lines left by conditional blocks."""
+    lines = [line.rstrip() for line in text.strip("\n").splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+# --- the data templates see ---------------------------------------------------------------
+
+
+def first_name(name: str) -> str:
+    parts = name.split()
+    return parts[0] if parts else name
+
+
+def _long_date(day: date) -> str:
+    return f"{day:%A}, {day.day} {day:%B %Y}"
+
+
+def person(box: Mailbox) -> dict:
+    return {"name": box.name, "first_name": first_name(box.name), "email": box.email}
+
+
+def contact_data(contact: Contact) -> dict:
+    return {
+        "name": contact.name,
+        "first_name": first_name(contact.name),
+        "email": contact.email,
+        "title": contact.title or "",
+        "phone": contact.phone or "",
+    }
+
+
+def interview_data(interview: Interview) -> dict:
+    zone = ZoneInfo(interview.timezone)
+    start = interview.starts_at.astimezone(zone)
+    return {
+        "id": interview.id,
+        "company": interview.company,
+        "role": interview.role,
+        "date": _long_date(start.date()),
+        "weekday": f"{start:%A}",
+        "time": f"{start:%H:%M}",
+        "timezone": interview.timezone,
+        "location": interview.location or "",
+        "notes": interview.notes or "",
+        "questions": list(interview.questions or []),
+        "decision_date": _long_date(interview.decision_date) if interview.decision_date else "",
+        "contacts": [contact_data(c) for c in interview.contacts if not c.removed],
+    }
+
+
+def followup_context(
+    interview: Interview, contact: Contact | None, me: Mailbox, step: str, due_at: datetime
+) -> dict:
+    """Everything a follow-up template may use; plain data only (the sandbox sees no objects)."""
+    zone = ZoneInfo(interview.timezone)
+    return {
+        "interview": interview_data(interview),
+        "contact": contact_data(contact) if contact is not None else None,
+        "me": person(me),
+        "step": step,
+        "due": _long_date(due_at.astimezone(zone).date()),
+    }
+
+
+def sample_context(me: Mailbox) -> dict:
+    """A realistic interview for `followup doctor` to render every template with."""
+    contact = {
+        "name": "Jane Roe",
+        "first_name": "Jane",
+        "email": "jane.roe@example.com",
+        "title": "Engineering Manager",
+        "phone": "+1 555 0100",
+    }
+    return {
+        "interview": {
+            "id": 0,
+            "company": "Example Corp",
+            "role": "Senior Engineer",
+            "date": "Friday, 4 September 2026",
+            "weekday": "Friday",
+            "time": "14:00",
+            "timezone": "America/New_York",
+            "location": "video call",
+            "notes": "the team's move to event sourcing",
+            "questions": [
+                "How does the team handle on-call?",
+                "What does success look like in 6 months?",
+            ],
+            "decision_date": "Friday, 11 September 2026",
+            "contacts": [contact],
+        },
+        "contact": contact,
+        "me": person(me),
+        "step": "sample",
+        "due": "Tuesday, 8 September 2026",
+    }
