@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from service.validation import local_to_utc, require_aware
+from service.validation import local_to_utc, require_aware, wall_time_status
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: How far ahead to look for an open day before declaring the calendar closed for good.
@@ -56,22 +56,30 @@ class Calendar:
         """A working day of the window that is not a public holiday."""
         return day.weekday() in self.window.days and self.holiday_name(day) is None
 
+    def is_open(self, moment: datetime, zone: ZoneInfo) -> bool:
+        """Whether mail may go out at moment: the wall clock in zone is inside the window."""
+        if not self.window.enabled:
+            return True
+        local = require_aware(moment, "moment").astimezone(zone)
+        return (
+            self.is_business_day(local.date())
+            and self.window.start <= local.time() < self.window.end
+        )
+
     def next_open(self, moment: datetime, zone: ZoneInfo) -> datetime:
         """The first instant at or after moment inside the window, in UTC."""
         moment = require_aware(moment, "moment")
-        if not self.window.enabled:
+        if self.is_open(moment, zone):
             return moment
         local_day = moment.astimezone(zone).date()
         for offset in range(SEARCH_DAYS):
             day = local_day + timedelta(days=offset)
             if not self.is_business_day(day):
                 continue
-            opens = local_to_utc(datetime.combine(day, self.window.start), zone)
-            closes = local_to_utc(datetime.combine(day, self.window.end), zone)
-            if moment < opens:
-                return opens
-            if moment < closes:
-                return moment
+            # A clock change can skip the opening time (or the whole day), or repeat it.
+            for opens in _occurrences(datetime.combine(day, self.window.start), zone):
+                if opens > moment and self.is_open(opens, zone):
+                    return opens
         raise ValueError(f"no open business hours within {SEARCH_DAYS} days of {moment:%Y-%m-%d}")
 
     def add_business_days(self, moment: datetime, count: int, zone: ZoneInfo) -> datetime:
@@ -88,6 +96,30 @@ class Calendar:
         else:
             raise ValueError(f"no {count} business days within {SEARCH_DAYS} days")
         return local_to_utc(datetime.combine(day, local.time().replace(tzinfo=None)), zone)
+
+
+def _occurrences(wall: datetime, zone: ZoneInfo) -> list[datetime]:
+    """The instants (UTC) at which the clock in zone reaches the naive wall time, in order.
+
+    Usually one; two when the clocks go back over it; when they jump over it, the instant of the
+    jump, the first moment the clock reads later than wall.
+    """
+    status = wall_time_status(wall, zone)
+    if status == "ok":
+        return [local_to_utc(wall, zone)]
+    if status == "ambiguous":
+        return [wall.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1)]
+    # Skipped: with the offset from after the jump, wall is an instant before the jump; with the
+    # one from before, an instant after it. The jump, on a whole second, lies in between.
+    before = int(wall.replace(tzinfo=zone, fold=1).timestamp())
+    after = int(wall.replace(tzinfo=zone, fold=0).timestamp())
+    while after - before > 1:
+        middle = (before + after) // 2
+        if datetime.fromtimestamp(middle, zone).replace(tzinfo=None) < wall:
+            before = middle
+        else:
+            after = middle
+    return [datetime.fromtimestamp(after, UTC)]
 
 
 def add_calendar_days(moment: datetime, count: int, zone: ZoneInfo) -> datetime:

@@ -33,6 +33,7 @@ class App:
         )
         if not self.debug:
             logging.getLogger("alembic").setLevel(logging.WARNING)
+            logging.getLogger("apscheduler").setLevel(logging.WARNING)
         return settings
 
     @cached_property
@@ -267,6 +268,92 @@ def schedule_cmd(app: App, include_all: bool, as_json: bool) -> None:
         click.echo("Nothing scheduled." + ("" if include_all else " (--all shows past ones)"))
     else:
         click.echo(formatting.followup_rows(rows, app.settings.timezone))
+
+
+# --- delivery -------------------------------------------------------------------------------
+
+
+@cli.command("worker")
+@click.option("--once", is_flag=True, help="Send everything due now, then exit (for cron).")
+@pass_app
+def worker_cmd(app: App, once: bool) -> None:
+    """Send due follow-ups until stopped (SIGTERM/SIGINT finish the message in flight)."""
+    from service.worker import Worker
+
+    app.settings.require_sender()
+    worker = Worker(app.settings, app.ready_db(), clock=app.now)
+    if once:
+        summary = worker.run_until_idle()
+        click.echo(
+            f"{summary.sent} sent, {summary.deferred} deferred, {summary.failed} failed, "
+            f"{summary.uncertain + summary.flagged} uncertain, {summary.expired} expired"
+            + (f", {summary.prepared} to review" if app.settings.review else "")
+        )
+        return
+    worker.run_forever()
+
+
+@cli.command("retry")
+@click.argument("followup_ids", type=int, nargs=-1, required=True)
+@pass_app
+def retry_cmd(app: App, followup_ids: tuple[int, ...]) -> None:
+    """Send an uncertain, failed, deferred or expired follow-up again (you decided it should go)."""
+    from service import followups
+
+    for fid in followup_ids:
+        status = followups.retry(app.ready_db(), fid, app.now(), actor=app.actor())
+        click.echo(f"follow-up {fid}: {status}")
+
+
+@cli.command("cancel")
+@click.argument("followup_ids", type=int, nargs=-1, required=True)
+@pass_app
+def cancel_cmd(app: App, followup_ids: tuple[int, ...]) -> None:
+    """Make sure a follow-up is never sent."""
+    from service import followups
+
+    for fid in followup_ids:
+        followups.cancel(app.ready_db(), fid, app.now(), actor=app.actor())
+        click.echo(f"follow-up {fid}: cancelled")
+
+
+@cli.command("preview")
+@click.argument("followup_id", type=int)
+@pass_app
+def preview_cmd(app: App, followup_id: int) -> None:
+    """Print the exact message that would go out, with any warnings."""
+    from service import followups
+
+    preview = followups.preview(app.settings, app.ready_db(), followup_id, app.now())
+    for warning in preview.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(preview.text)
+
+
+@cli.command("send-test")
+@click.option("--to", "to", help="Address to send to (default: your own, FOLLOWUP_FROM).")
+@pass_app
+def send_test_cmd(app: App, to: str | None) -> None:
+    """Mail yourself a test message through the configured SMTP server (or the outbox)."""
+    from service import followups
+
+    click.echo(followups.send_test(app.settings, to, app.now()))
+
+
+@cli.command("doctor")
+@pass_app
+def doctor_cmd(app: App) -> None:
+    """Check configuration, database, plan, templates and SMTP; say what to fix."""
+    from service import doctor
+
+    failed = False
+    for check in doctor.run_checks(app.settings, app.db):
+        failed |= not check.ok
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
+        if not check.ok and check.hint:
+            click.echo(f"      hint: {check.hint}")
+    if failed:
+        raise SystemExit(1)
 
 
 # --- entry point ----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from service.validation import Mailbox, check_zone, parse_duration, parse_mailbo
 
 SECURITY_CHOICES = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Settings:
     """Everything a command needs to know about its environment, read once when it runs."""
 
     workdir: Path
-    database_url: str
+    database_url: str = field(repr=False)  # it may carry the database password
     timezone: ZoneInfo
     sender: Mailbox | None
     holidays: str | None
@@ -131,8 +132,10 @@ def _database_url(env: Mapping[str, str], workdir: Path) -> str:
     if raw.startswith("postgresql://"):
         raw = "postgresql+psycopg://" + raw[len("postgresql://") :]
     if not (raw.startswith("sqlite:") or raw.startswith("postgresql+psycopg://")):
+        # Only the scheme is shown: the rest may carry a password.
+        scheme = raw.split("://")[0] + "://..." if "://" in raw else "(no scheme)"
         raise ConfigError(
-            f"FOLLOWUP_DATABASE_URL={raw.split('://')[0]}://... is not accepted: use "
+            f"FOLLOWUP_DATABASE_URL={scheme} is not accepted: use "
             "'sqlite:///followup.db' or 'postgresql://user@host/dbname'"
         )
     return raw
@@ -177,6 +180,8 @@ def _smtp(env: Mapping[str, str], workdir: Path) -> SmtpSettings | None:
             f"FOLLOWUP_SMTP_SECURITY={security!r} is not accepted: use starttls, ssl or none"
         )
     host = env.get("FOLLOWUP_SMTP_HOST", "").strip()
+    if not host:
+        return None
     port = _int(env, "FOLLOWUP_SMTP_PORT", DEFAULT_PORTS[security], minimum=1)
     if port > 65535:
         raise ConfigError(f"FOLLOWUP_SMTP_PORT={port} is not accepted: use a port from 1 to 65535")
@@ -185,18 +190,33 @@ def _smtp(env: Mapping[str, str], workdir: Path) -> SmtpSettings | None:
         raise ConfigError(
             f"FOLLOWUP_SMTP_CA_FILE={ca_file} is not accepted: no such file (give a PEM file)"
         )
-    if not host:
-        return None
     if any(c in host for c in " /\r\n"):
         raise ConfigError(f"FOLLOWUP_SMTP_HOST={host!r} is not accepted: give a host name")
     username = env.get("FOLLOWUP_SMTP_USERNAME", "").strip() or None
     password = env.get("FOLLOWUP_SMTP_PASSWORD", "") or None
-    if username and password is None:
+    if bool(username) != bool(password):
         raise ConfigError(
-            "FOLLOWUP_SMTP_PASSWORD is empty but FOLLOWUP_SMTP_USERNAME is set: set both or neither"
+            "FOLLOWUP_SMTP_USERNAME and FOLLOWUP_SMTP_PASSWORD go together: set both or neither"
+        )
+    if username and security == "none" and host not in LOCAL_HOSTS:
+        raise ConfigError(
+            f"FOLLOWUP_SMTP_SECURITY=none would send your password to {host} unencrypted: "
+            "use starttls or ssl (none is only for a relay on this machine)"
         )
     timeout = _duration(env, "FOLLOWUP_SMTP_TIMEOUT", "30s").total_seconds()
     return SmtpSettings(host, port, security, username, password, ca_file, timeout)
+
+
+def _send_lease(env: Mapping[str, str], smtp: SmtpSettings | None) -> timedelta:
+    lease = _duration(env, "FOLLOWUP_SEND_LEASE", "10m")
+    # A send may legitimately take a few SMTP timeouts (connect, DATA, reply).
+    if smtp is not None and lease.total_seconds() < 3 * smtp.timeout:
+        raise ConfigError(
+            f"FOLLOWUP_SEND_LEASE={env.get('FOLLOWUP_SEND_LEASE')!r} is not accepted: it must be "
+            f"at least 3 x FOLLOWUP_SMTP_TIMEOUT ({int(3 * smtp.timeout)}s), or a slow send would "
+            "be flagged uncertain while it is still running"
+        )
+    return lease
 
 
 def read_environment(workdir: Path | None = None, environ: Mapping[str, str] | None = None) -> dict:
@@ -252,6 +272,7 @@ def load_settings(
             f"FOLLOWUP_LOG_LEVEL={log_level!r} is not accepted: use DEBUG, INFO, WARNING or ERROR"
         )
 
+    smtp = _smtp(env, workdir)
     return Settings(
         workdir=workdir,
         database_url=_database_url(env, workdir),
@@ -264,13 +285,13 @@ def load_settings(
         digest_interval=_duration(env, "FOLLOWUP_DIGEST_INTERVAL", "6h"),
         outbox_dir=_path(env, "FOLLOWUP_OUTBOX_DIR", workdir) or workdir / "outbox",
         templates_dir=templates_dir,
-        smtp=_smtp(env, workdir),
+        smtp=smtp,
         bcc_self=_bool(env, "FOLLOWUP_BCC_SELF", False),
         max_per_hour=_int(env, "FOLLOWUP_MAX_PER_HOUR", 60),
         retry_min=retry_min,
         retry_max=retry_max,
         retry_lifetime=_duration(env, "FOLLOWUP_RETRY_LIFETIME", "3d"),
-        send_lease=_duration(env, "FOLLOWUP_SEND_LEASE", "600"),
+        send_lease=_send_lease(env, smtp),
         tick=_duration(env, "FOLLOWUP_TICK", "30s"),
         batch_size=_int(env, "FOLLOWUP_BATCH_SIZE", 50, minimum=1),
         log_level=log_level,

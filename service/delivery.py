@@ -25,7 +25,13 @@ from service.db import Database
 from service.errors import FollowupError, StateConflict, TemplateError
 from service.models import Contact, FollowUp, Interview, Status
 from service.retry import gave_up, next_attempt
-from service.transport import DeliveryError, OutboxTransport, SendResult, SmtpTransport
+from service.transport import (
+    SESSION_PHASES,
+    DeliveryError,
+    OutboxTransport,
+    SendResult,
+    SmtpTransport,
+)
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +275,7 @@ class Delivery:
                 )
             except DeliveryError as exc:
                 self.record_failure(claim, exc, clock(), summary)
-                if exc.phase in ("connect", "ehlo", "starttls", "login", "write"):
+                if exc.phase in SESSION_PHASES or exc.phase == "write":
                     # The server is unreachable or refuses us: the rest wait for the next try.
                     for rest in claims[index + 1 :]:
                         self.record_failure(rest, exc, clock(), summary)

@@ -221,11 +221,11 @@ class Planner:
                     template=item.template,
                 )
         for row in existing.values():
-            if row.status in RETIMABLE:
+            if row.status in LIVE:
                 events.transition(
                     session,
                     row.id,
-                    RETIMABLE,
+                    LIVE,
                     Status.CANCELLED,
                     now,
                     actor=actor,

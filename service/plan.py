@@ -77,6 +77,8 @@ class Plan:
 
 
 def _window(raw: dict, where: str) -> Window:
+    if not isinstance(raw, dict):
+        raise PlanError(f"{where}: window must be a [window] table")
     unknown = set(raw) - {"enabled", "hours", "days"}
     if unknown:
         raise PlanError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} in [window]")
@@ -117,6 +119,8 @@ _STEP_KEYS = {
 
 
 def _step(raw: dict, where: str) -> Step:
+    if not isinstance(raw, dict):
+        raise PlanError(f"{where}: steps must be [[steps]] tables, not {raw!r}")
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise PlanError(f"{where}: every step needs a name of lowercase letters, digits and _")

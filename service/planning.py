@@ -91,8 +91,8 @@ def plan_followups(
 
     Everything is timed in the interview's zone, reminders to the user included: a reminder to
     phone HR is useful while HR is at work.
-    A step whose time has passed goes out at the next open slot, unless it is older than its
-    `expire_after`, in which case it is planned as expired and never sent.
+    A step whose time has passed goes out at the next open slot, unless that slot is more than its
+    `expire_after` late, in which case it is planned as expired and never sent.
     """
     now = require_aware(now, "now")
     require_aware(facts.starts_at, "starts_at")
@@ -107,10 +107,10 @@ def plan_followups(
             status = Status.PLANNED
             due = target
             if target < now:
-                if expires is not None and expires <= now:
-                    status = Status.EXPIRED
-                else:
-                    due = calendar.next_open(now, zone)
+                due = calendar.next_open(now, zone)
+                if expires is not None and expires <= due:
+                    # Too late by the time the window next opens: never sent.
+                    status, due = Status.EXPIRED, target
             review = review_default if step.review is None else step.review
             if key == ME:
                 review = False if step.review is None else step.review

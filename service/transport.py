@@ -19,6 +19,10 @@ from service.errors import FollowupError
 log = logging.getLogger(__name__)
 
 
+#: Phases of setting up a session, before any message is involved.
+SESSION_PHASES = ("connect", "ehlo", "starttls", "login")
+
+
 class DeliveryError(FollowupError):
     """Any failure at the SMTP boundary, with host:port, the phase and the server's reply.
 
@@ -107,12 +111,11 @@ class SmtpTransport:
 
     def _error(self, phase: str, exc: BaseException) -> DeliveryError:
         if isinstance(exc, smtplib.SMTPResponseException):
+            # A refusal while connecting or logging in is about our settings, not this message:
+            # it waits (and is retried) rather than failing the message for good.
+            kind = "transient" if phase in SESSION_PHASES else _classify(exc.smtp_code)
             return DeliveryError(
-                self.address,
-                phase,
-                _decode(exc.smtp_error),
-                code=exc.smtp_code,
-                kind=_classify(exc.smtp_code),
+                self.address, phase, _decode(exc.smtp_error), code=exc.smtp_code, kind=kind
             )
         if isinstance(exc, ssl.SSLCertVerificationError):
             return DeliveryError(
@@ -252,9 +255,13 @@ class OutboxTransport:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DeliveryError("outbox", "write", f"cannot create {self.folder}: {exc.strerror}") from None
+            raise DeliveryError(
+                "outbox", "write", f"cannot create {self.folder}: {exc.strerror}"
+            ) from None
 
-    def send(self, sender: str, recipients: list[str], data: bytes, *, name: str = "") -> SendResult:
+    def send(
+        self, sender: str, recipients: list[str], data: bytes, *, name: str = ""
+    ) -> SendResult:
         self.open()
         target = self.folder / f"{name}.eml"
         try:
@@ -265,7 +272,9 @@ class OutboxTransport:
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
         except OSError as exc:
-            raise DeliveryError("outbox", "write", f"cannot write {target}: {exc.strerror}") from None
+            raise DeliveryError(
+                "outbox", "write", f"cannot write {target}: {exc.strerror}"
+            ) from None
         return SendResult(reply=f"written to {target}")
 
     def close(self, quit: bool = True) -> None:

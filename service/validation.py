@@ -151,18 +151,21 @@ def wall_time_status(wall: datetime, zone: ZoneInfo) -> str:
     return "ok"
 
 
-_AT_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+#: 'YYYY-MM-DD HH:MM' (or with T, seconds, an explicit offset); a date alone is not a start time.
+_AT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$")
 
 
 def parse_local_datetime(value: str, zone: ZoneInfo, field: str = "--at") -> datetime:
     """Parse 'YYYY-MM-DD HH:MM' in zone (or with an explicit UTC offset) into an aware UTC time."""
     value = clean_line(value, field, max_len=40)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
+    if not _AT.match(value):
         raise UsageError(
             f"{field} {value!r} is not a date and time: use 'YYYY-MM-DD HH:MM', e.g. '2026-03-06 14:30'"
-        ) from None
+        )
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise UsageError(f"{field} {value!r} is not a real date and time: {exc}") from None
     if parsed.tzinfo is not None:
         return parsed.astimezone(UTC)
     status = wall_time_status(parsed, zone)
@@ -206,14 +209,19 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 def parse_duration(value: str | int, field: str) -> timedelta:
     """Parse '30s', '45m', '2h', '7d', '2w' (or a bare number of seconds) into a timedelta."""
-    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
-        return timedelta(seconds=int(value))
-    match = _DURATION.match(str(value))
-    if not match:
-        raise UsageError(
-            f"{field} {value!r} is not a duration: use a number with a unit, e.g. '30s', '45m', "
-            "'2h', '7d'"
-        )
-    unit = match.group("unit").lower()
-    key = "m" if unit.startswith("mi") else unit[0]
-    return timedelta(seconds=int(match.group("n")) * _UNIT_SECONDS[key])
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdecimal()):
+        seconds = int(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise UsageError(
+                f"{field} {value!r} is not a duration: use a number with a unit, e.g. '30s', '45m', "
+                "'2h', '7d'"
+            )
+        unit = match.group("unit").lower()
+        key = "m" if unit.startswith("mi") else unit[0]
+        seconds = int(match.group("n")) * _UNIT_SECONDS[key]
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise UsageError(f"{field} {value!r} is far too long a duration") from None

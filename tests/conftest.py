@@ -14,6 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from service import cli
 from service.db import Database, migrate
 
@@ -166,3 +168,94 @@ def run(clock):
         return Result(code, out.getvalue(), err.getvalue())
 
     return _run
+
+
+# --- mail -------------------------------------------------------------------------------------
+
+IMMEDIATE_PLAN = """
+[window]
+enabled = false
+
+[[steps]]
+name = "thank_you"
+after = "0s"
+template = "thank_you"
+to = "interviewers"
+
+[[steps]]
+name = "status_check"
+after = "1h"
+template = "status_check"
+to = "first"
+"""
+
+
+@pytest.fixture
+def immediate_plan(workdir, monkeypatch) -> Path:
+    """A plan whose thank-you is due at the interview's end and a status check an hour later."""
+    path = workdir / "plan.toml"
+    path.write_text(IMMEDIATE_PLAN)
+    monkeypatch.setenv("FOLLOWUP_PLAN", str(path))
+    return path
+
+
+@pytest.fixture
+def mailserver():
+    """A plain SMTP server on 127.0.0.1 that records what it accepts."""
+    from mailserver import MailServer
+
+    server = MailServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_ca():
+    """A private CA, a certificate for localhost/127.0.0.1 and the CA's PEM file."""
+    import ssl
+    import tempfile
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_ctx)
+    folder = Path(tempfile.mkdtemp())
+    ca_file = folder / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    return server_ctx, ca_file
+
+
+@pytest.fixture
+def record_interview(run, clock):
+    """Record an interview that ended at the clock's time; returns its JSON."""
+
+    def _record(
+        *extra: str, company: str = "Acme Corp", contacts=("Jane Roe <jane@acme.example>",)
+    ):
+        start = clock().astimezone(UTC) - timedelta(minutes=30)
+        args = [
+            "interview",
+            "add",
+            "--company",
+            company,
+            "--role",
+            "Staff Engineer",
+            "--at",
+            start.strftime("%Y-%m-%d %H:%M"),
+            "--tz",
+            "UTC",
+            "--duration",
+            "30m",
+            "--notes",
+            "the move to event sourcing",
+            "--json",
+        ]
+        for c in contacts:
+            args += ["--contact", c]
+        result = run(*args, *extra)
+        assert result.code == 0, result.err
+        return result.json()
+
+    return _record

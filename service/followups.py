@@ -1,0 +1,157 @@
+"""What the user does with a single follow-up: retry, cancel, preview, and a test message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import selectinload
+
+from service import events
+from service.checks import check_followup
+from service.composer import compose, outgoing, thread_of
+from service.config import Settings
+from service.db import Database
+from service.errors import NotFound, UsageError
+from service.messages import OutgoingMessage, new_message_id
+from service.models import FollowUp, Interview, Status
+from service.rendering import Templates
+from service.transport import DeliveryError, OutboxTransport, SmtpTransport
+from service.validation import Mailbox, check_email
+
+RETRYABLE = (Status.UNCERTAIN, Status.FAILED, Status.DEFERRED, Status.EXPIRED)
+CANCELLABLE = (
+    Status.PLANNED,
+    Status.PENDING_REVIEW,
+    Status.APPROVED,
+    Status.DEFERRED,
+    Status.UNCERTAIN,
+    Status.FAILED,
+    Status.EXPIRED,
+)
+
+
+def _load(session, followup_id: int) -> FollowUp:
+    row = session.get(
+        FollowUp,
+        followup_id,
+        options=[
+            selectinload(FollowUp.contact),
+            selectinload(FollowUp.interview).selectinload(Interview.contacts),
+        ],
+    )
+    if row is None:
+        raise NotFound(f"follow-up {followup_id} does not exist: see `followup schedule --all`")
+    return row
+
+
+def retry(db: Database, followup_id: int, now: datetime, *, actor: str) -> str:
+    """Queue a follow-up to be sent again now; it keeps its Message-ID so clients can dedupe."""
+    with db.transaction() as session:
+        row = _load(session, followup_id)
+        if row.status not in RETRYABLE:
+            raise UsageError(
+                f"follow-up {followup_id} is {row.status}: only uncertain, failed, deferred or "
+                "expired ones can be retried"
+            )
+        if row.review and row.approved_hash is None:
+            to = Status.PENDING_REVIEW if row.body_text is not None else Status.PLANNED
+            values = {}
+        else:
+            to, values = Status.DEFERRED, {"retry_at": now}
+        events.transition(
+            session,
+            followup_id,
+            [row.status],
+            to,
+            now,
+            actor=actor,
+            kind="retry",
+            detail="the user asked to send it again",
+            first_attempt_at=None,
+            expires_at=None,
+            last_error=None,
+            **values,
+        )
+        return to
+
+
+def cancel(db: Database, followup_id: int, now: datetime, *, actor: str) -> None:
+    with db.transaction() as session:
+        row = _load(session, followup_id)
+        if row.status not in CANCELLABLE:
+            raise UsageError(f"follow-up {followup_id} is {row.status}: it cannot be cancelled")
+        events.transition(
+            session,
+            followup_id,
+            CANCELLABLE,
+            Status.CANCELLED,
+            now,
+            actor=actor,
+            detail="cancelled by the user",
+        )
+
+
+@dataclass
+class Preview:
+    text: str
+    warnings: list[str]
+
+
+def preview(settings: Settings, db: Database, followup_id: int, now: datetime) -> Preview:
+    """The message exactly as it would go out now (rendered fresh unless its text is stored)."""
+    me = settings.require_sender()
+    templates = Templates(settings.templates_dir)
+    with db.transaction() as session:
+        row = _load(session, followup_id)
+        if row.body_text is None:
+            rendered, thread = compose(session, row, templates, me)
+            row.subject, row.body_text, row.body_html = (
+                rendered.subject,
+                rendered.text,
+                rendered.html,
+            )
+        else:
+            thread = thread_of(session, row, templates, me)
+        row.in_reply_to = thread.in_reply_to
+        row.references = " ".join(thread.references) or None
+        row.message_id = row.message_id or "<assigned-when-sent@" + me.domain + ">"
+        message = outgoing(row, settings, now)
+        warnings = [
+            ("BLOCKS SENDING: " if f.blocking else "") + f.message for f in check_followup(row)
+        ]
+        session.rollback()
+    data = message.as_bytes().decode("ascii")
+    header = f"# follow-up {followup_id} ({row.step}), status {row.status}"
+    if message.recipients()[1:]:
+        header += f", Bcc {', '.join(message.recipients()[1:])}"
+    return Preview(text=header + "\n" + data.replace("\r\n", "\n"), warnings=warnings)
+
+
+def send_test(settings: Settings, to: str | None, now: datetime) -> str:
+    """Send a short test message; returns what the server (or the outbox) said."""
+    me = settings.require_sender()
+    recipient = Mailbox(me.name, me.email) if to is None else Mailbox("", check_email(to, "--to"))
+    message = OutgoingMessage(
+        sender=me,
+        to=recipient,
+        subject="followup test message",
+        text=(
+            f"Hi {me.name or me.email},\n\nThis is a test from followup: if you can read it, "
+            "your mail settings work.\n\n-- followup\n"
+        ),
+        message_id=new_message_id(me.domain),
+        date=now,
+    )
+    transport = (
+        SmtpTransport(settings.smtp) if settings.smtp else OutboxTransport(settings.outbox_dir)
+    )
+    try:
+        result = transport.send(
+            me.email, message.recipients(), message.as_bytes(), name=f"test-{now:%Y%m%d-%H%M%S}"
+        )
+    except DeliveryError as exc:
+        raise UsageError(f"test message not sent: {exc}") from None
+    finally:
+        transport.close()
+    return f"test message sent to {recipient.email} via {transport.address}: {result.reply}"

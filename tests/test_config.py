@@ -1,0 +1,206 @@
+"""Settings: `.env` and FOLLOWUP_* variables, read once, checked, each bad value named."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from service.config import load_settings
+from service.errors import ConfigError
+from service.validation import Mailbox
+
+
+def write_env(workdir: Path, text: str) -> None:
+    (workdir / ".env").write_text(text, encoding="utf-8")
+
+
+def test_settings_come_from_the_env_file_in_the_working_directory(tmp_path):
+    write_env(
+        tmp_path,
+        'FOLLOWUP_TIMEZONE=Asia/Tokyo\nFOLLOWUP_FROM="Ada Lovelace <ada@example.org>"\n'
+        "FOLLOWUP_REVIEW=on\nFOLLOWUP_HOLIDAYS=jp\n",
+    )
+    settings = load_settings(tmp_path, environ={})
+    assert settings.timezone.key == "Asia/Tokyo"
+    assert settings.sender == Mailbox("Ada Lovelace", "ada@example.org")
+    assert settings.review is True
+    assert settings.holidays == "JP"
+
+
+def test_real_environment_variables_win_over_the_env_file(tmp_path):
+    write_env(tmp_path, "FOLLOWUP_TIMEZONE=Asia/Tokyo\nFOLLOWUP_REVIEW=on\n")
+    settings = load_settings(
+        tmp_path, environ={"FOLLOWUP_TIMEZONE": "America/New_York", "FOLLOWUP_REVIEW": "off"}
+    )
+    assert settings.timezone.key == "America/New_York"
+    assert settings.review is False
+
+
+def test_relative_paths_are_relative_to_the_working_directory(tmp_path):
+    (tmp_path / "my_plan.toml").write_text("", encoding="utf-8")
+    (tmp_path / "my_templates").mkdir()
+    settings = load_settings(
+        tmp_path,
+        environ={
+            "FOLLOWUP_DATABASE_URL": "sqlite:///data/followup.db",
+            "FOLLOWUP_OUTBOX_DIR": "sent-mail",
+            "FOLLOWUP_PLAN": "my_plan.toml",
+            "FOLLOWUP_TEMPLATES_DIR": "my_templates",
+        },
+    )
+    workdir = tmp_path.resolve()
+    assert settings.database_url == f"sqlite:///{workdir / 'data' / 'followup.db'}"
+    assert settings.outbox_dir == workdir / "sent-mail"
+    assert settings.plan_path == workdir / "my_plan.toml"
+    assert settings.templates_dir == workdir / "my_templates"
+
+
+def test_absolute_paths_are_kept(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    settings = load_settings(
+        workdir,
+        environ={
+            "FOLLOWUP_DATABASE_URL": f"sqlite:///{elsewhere / 'f.db'}",
+            "FOLLOWUP_OUTBOX_DIR": str(elsewhere / "outbox"),
+        },
+    )
+    assert settings.database_url == f"sqlite:///{elsewhere / 'f.db'}"
+    assert settings.outbox_dir == elsewhere / "outbox"
+
+
+def test_defaults_keep_everything_in_the_working_directory_with_review_off(tmp_path):
+    settings = load_settings(tmp_path, environ={"FOLLOWUP_TIMEZONE": "Europe/Berlin"})
+    workdir = tmp_path.resolve()
+    assert settings.workdir == workdir
+    assert settings.database_url == f"sqlite:///{workdir / 'followup.db'}"
+    assert settings.outbox_dir == workdir / "outbox"
+    assert settings.review is False
+    assert settings.sender is None
+    assert settings.smtp is None
+    assert settings.holidays is None
+    assert settings.plan_path is None
+
+
+def test_a_missing_sender_is_reported_with_how_to_set_it(tmp_path):
+    settings = load_settings(tmp_path, environ={})
+    with pytest.raises(ConfigError, match="FOLLOWUP_FROM is not set"):
+        settings.require_sender()
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
+def test_postgres_urls_use_the_installed_driver(tmp_path, scheme):
+    settings = load_settings(
+        tmp_path, environ={"FOLLOWUP_DATABASE_URL": f"{scheme}://me@db.example/followup"}
+    )
+    assert settings.database_url == "postgresql+psycopg://me@db.example/followup"
+
+
+def test_durations_accept_units_and_bare_seconds(tmp_path):
+    settings = load_settings(
+        tmp_path,
+        environ={"FOLLOWUP_TICK": "45", "FOLLOWUP_REVIEW_LEAD": "2d", "FOLLOWUP_RETRY_MAX": "3h"},
+    )
+    assert settings.tick == timedelta(seconds=45)
+    assert settings.review_lead == timedelta(days=2)
+    assert settings.retry_max == timedelta(hours=3)
+
+
+BAD_VALUES = [
+    ("FOLLOWUP_TIMEZONE", "Mars/Olympus_Mons", {}),
+    ("FOLLOWUP_TIMEZONE", "europe/berlin", {}),
+    ("FOLLOWUP_TIMEZONE", "Europe/Berlin\nX", {}),
+    ("FOLLOWUP_FROM", "ada at example dot org", {}),
+    ("FOLLOWUP_FROM", "Ada <ada@example.org>\r\nBcc: x@evil.example", {}),
+    ("FOLLOWUP_REVIEW", "sometimes", {}),
+    ("FOLLOWUP_HOLIDAYS", "XX", {}),
+    ("FOLLOWUP_HOLIDAYS", "US-ZZ", {}),
+    ("FOLLOWUP_SMTP_SECURITY", "tls", {}),
+    ("FOLLOWUP_SMTP_PORT", "99999", {"FOLLOWUP_SMTP_HOST": "smtp.example.org"}),
+    ("FOLLOWUP_SMTP_PORT", "0", {"FOLLOWUP_SMTP_HOST": "smtp.example.org"}),
+    ("FOLLOWUP_SMTP_PORT", "submission", {"FOLLOWUP_SMTP_HOST": "smtp.example.org"}),
+    ("FOLLOWUP_PLAN", "no_such_plan.toml", {}),
+    ("FOLLOWUP_TICK", "soon", {}),
+    ("FOLLOWUP_TICK", "0", {}),
+    ("FOLLOWUP_TICK", "²", {}),
+    ("FOLLOWUP_REVIEW_LEAD", "-1h", {}),
+    ("FOLLOWUP_RETRY_LIFETIME", "1.5d", {}),
+    ("FOLLOWUP_DIGEST_INTERVAL", "99999999999999w", {}),
+    ("FOLLOWUP_DATABASE_URL", "mysql://root@db.example/followup", {}),
+    ("FOLLOWUP_DATABASE_URL", "followup.db", {}),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "extra"), BAD_VALUES)
+def test_a_bad_value_is_refused_naming_the_variable(tmp_path, name, value, extra):
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings(tmp_path, environ={name: value, **extra})
+    assert name in str(excinfo.value)
+
+
+def test_a_bad_value_in_the_env_file_is_refused_too(tmp_path):
+    write_env(tmp_path, "FOLLOWUP_REVIEW=sometimes\n")
+    with pytest.raises(ConfigError, match="FOLLOWUP_REVIEW"):
+        load_settings(tmp_path, environ={})
+
+
+def test_a_refused_database_url_does_not_echo_its_password(tmp_path):
+    for url in ("mysql://root:s3cret-pw@db.example/followup", "root:s3cret-pw@db.example/x"):
+        with pytest.raises(ConfigError, match="FOLLOWUP_DATABASE_URL") as excinfo:
+            load_settings(tmp_path, environ={"FOLLOWUP_DATABASE_URL": url})
+        assert "s3cret-pw" not in str(excinfo.value)
+
+
+def test_passwords_never_appear_in_the_settings_repr(tmp_path):
+    settings = load_settings(
+        tmp_path,
+        environ={
+            "FOLLOWUP_SMTP_HOST": "smtp.example.org",
+            "FOLLOWUP_SMTP_USERNAME": "ada",
+            "FOLLOWUP_SMTP_PASSWORD": "smtp-pa55word",
+            "FOLLOWUP_DATABASE_URL": "postgresql://ada:db-pa55word@db.example/followup",
+        },
+    )
+    assert settings.smtp.password == "smtp-pa55word"
+    assert "smtp.example.org" in repr(settings)
+    assert "smtp-pa55word" not in repr(settings)
+    assert "smtp-pa55word" not in repr(settings.smtp)
+    assert "db-pa55word" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("FOLLOWUP_TIMEZONE", "Mars/Olympus_Mons"),
+        ("FOLLOWUP_FROM", "not-an-address"),
+        ("FOLLOWUP_REVIEW", "sometimes"),
+        ("FOLLOWUP_HOLIDAYS", "XX"),
+        ("FOLLOWUP_SMTP_SECURITY", "tls"),
+        ("FOLLOWUP_PLAN", "missing.toml"),
+        ("FOLLOWUP_TICK", "soon"),
+        ("FOLLOWUP_DATABASE_URL", "mysql://root@db.example/followup"),
+    ],
+)
+def test_through_the_cli_a_bad_value_is_one_line_on_stderr_and_exit_2(
+    tmp_path, monkeypatch, run, name, value
+):
+    monkeypatch.chdir(tmp_path)
+    result = run("schedule", env={name: value})
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.count("\n") == 1 and result.err.endswith("\n")
+    assert name in result.err
+
+
+def test_through_the_cli_a_bad_value_in_the_env_file_is_one_line_and_exit_2(
+    tmp_path, monkeypatch, run
+):
+    monkeypatch.chdir(tmp_path)
+    write_env(tmp_path, "FOLLOWUP_SMTP_SECURITY=tls\n")
+    result = run("schedule")
+    assert result.code == 2
+    assert result.err.count("\n") == 1
+    assert "FOLLOWUP_SMTP_SECURITY" in result.err

@@ -1,0 +1,390 @@
+"""Delivery over SMTP to a real aiosmtpd server: punctual, threaded, never twice, never lost."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from email import message_from_bytes, policy
+
+from sqlalchemy import select, text
+
+from service.db import Database
+from service.models import Event, FollowUp
+
+
+def rows(db_url) -> dict[str, FollowUp]:
+    db = Database(db_url)
+    with db.transaction() as session:
+        result = {f.step + ":" + f.recipient_key: f for f in session.scalars(select(FollowUp))}
+    db.dispose()
+    return result
+
+
+def by_step(db_url, step: str) -> FollowUp:
+    return next(f for f in rows(db_url).values() if f.step == step)
+
+
+def test_due_follow_up_is_delivered_once(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
+):
+    monkeypatch.setenv("FOLLOWUP_BCC_SELF", "off")
+    for k, v in mailserver.env().items():
+        monkeypatch.setenv(k, v)
+    run("migrate")
+    record_interview()
+
+    first = run("worker", "--once")
+    assert first.code == 0, first.err
+    assert "1 sent" in first.out
+    assert run("worker", "--once").out.startswith("0 sent")
+
+    assert len(mailserver.received) == 1
+    got = mailserver.received[0]
+    assert got.mail_from == "ada@candidate.example"
+    assert got.rcpt_tos == ["jane@acme.example"]
+    msg = got.message
+    stored = by_step(db_url, "thank_you")
+    assert stored.status == "sent"
+    assert msg["Message-ID"] == stored.message_id and stored.message_id.endswith(
+        "@candidate.example>"
+    )
+    assert msg["From"] == "Ada Candidate <ada@candidate.example>"
+    assert msg["To"] == "Jane Roe <jane@acme.example>"
+    assert msg["Subject"] == "Thank you for the Staff Engineer interview"
+    assert msg["Date"] is not None
+    assert "Dear Jane," in msg.get_body(("plain",)).get_content()
+    assert "the move to event sourcing" in msg.get_body(("plain",)).get_content()
+    assert stored.server_reply.startswith("250")
+    # Real servers reject bare LF: every line ends in CRLF.
+    assert b"\n" not in got.data.replace(b"\r\n", b"")
+
+
+def test_later_step_is_a_reply_in_the_same_thread(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, monkeypatch
+):
+    for k, v in mailserver.env().items():
+        monkeypatch.setenv(k, v)
+    run("migrate")
+    record_interview()
+    run("worker", "--once")
+    clock.advance(timedelta(hours=1, seconds=1))
+    assert "1 sent" in run("worker", "--once").out
+
+    first, second = (r.message for r in mailserver.received)
+    assert second["In-Reply-To"] == first["Message-ID"]
+    assert second["References"].split() == [first["Message-ID"]]
+    assert second["Subject"] == "Re: " + first["Subject"]
+
+
+def test_permanent_failure_keeps_the_servers_words_and_tells_the_user(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
+):
+    for k, v in mailserver.env().items():
+        monkeypatch.setenv(k, v)
+    run("migrate")
+    record_interview()
+    mailserver.recorder.refuse["jane@acme.example"] = "550 5.1.1 recipient address no longer exists"
+    result = run("worker", "--once")
+    assert "1 failed" in result.out
+
+    failed = by_step(db_url, "thank_you")
+    assert failed.status == "failed"
+    assert "550" in failed.last_error and "recipient address no longer exists" in failed.last_error
+    # The notice to the user went out through the same path, in the same pass.
+    assert len(mailserver.received) == 1
+    notice = mailserver.received[0]
+    assert notice.rcpt_tos == ["ada@candidate.example"]
+    body = notice.message.get_body(("plain",)).get_content()
+    assert "could not be delivered" in body and "550" in body
+    assert f"followup retry {failed.id}" in body
+
+
+def test_rejected_data_fails_at_once(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
+):
+    for k, v in mailserver.env().items():
+        monkeypatch.setenv(k, v)
+    run("migrate")
+    record_interview()
+    mailserver.recorder.mode = "reject"
+    run("worker", "--once")
+    failed = by_step(db_url, "thank_you")
+    assert failed.status == "failed" and failed.attempts == 1
+    assert "554 5.7.1 Message rejected" in failed.last_error
+    assert mailserver.received == []
+
+
+def test_temporary_failure_is_retried_with_backoff_then_given_up(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
+):
+    for k, v in mailserver.env().items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("FOLLOWUP_RETRY_MIN", "1m")
+    monkeypatch.setenv("FOLLOWUP_RETRY_MAX", "10m")
+    monkeypatch.setenv("FOLLOWUP_RETRY_LIFETIME", "1h")
+    run("migrate")
+    record_interview()
+    mailserver.recorder.mode = "defer"
+    assert "1 deferred" in run("worker", "--once").out
+    deferred = by_step(db_url, "thank_you")
+    assert deferred.status == "deferred" and "451" in deferred.last_error
+    wait = deferred.retry_at - clock()
+    assert timedelta(minutes=1) <= wait <= timedelta(minutes=2)
+
+    # Not retried before its time.
+    assert run("worker", "--once").out.startswith("0 sent, 0 deferred")
+    # Retried after; the server recovers; delivered once, with the Message-ID it had all along.
+    clock.set(deferred.retry_at)
+    mailserver.recorder.mode = "accept"
+    assert "1 sent" in run("worker", "--once").out
+    sent = by_step(db_url, "thank_you")
+    assert sent.status == "sent" and sent.attempts == 2
+    assert mailserver.received[0].message_id == deferred.message_id
+
+
+def test_temporary_failures_give_up_after_the_lifetime(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
+):
+    for k, v in mailserver.env().items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("FOLLOWUP_RETRY_LIFETIME", "30m")
+    run("migrate")
+    record_interview()
+    mailserver.recorder.mode = "defer"
+    for _ in range(20):
+        run("worker", "--once")
+        f = by_step(db_url, "thank_you")
+        if f.status != "deferred":
+            break
+        clock.set(f.retry_at)
+    assert f.status == "failed"
+    assert "gave up" in f.last_error
+    assert clock() - f.first_attempt_at >= timedelta(minutes=30)
+    assert mailserver.received == []
+
+
+def test_connection_lost_after_data_is_uncertain_and_never_resent(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
+):
+    for k, v in mailserver.env().items():
+        monkeypatch.setenv(k, v)
+    run("migrate")
+    record_interview()
+    mailserver.recorder.mode = "drop"
+    assert "1 uncertain" in run("worker", "--once").out
+    f = by_step(db_url, "thank_you")
+    assert f.status == "uncertain"
+    assert len(mailserver.recorder.dropped) == 1
+
+    mailserver.recorder.mode = "accept"
+    clock.advance(timedelta(minutes=30))
+    run("worker", "--once")
+    assert mailserver.received == []  # never resent automatically
+    listing = run("schedule", "--all", "--json").json()
+    assert [x["status"] for x in listing if x["step"] == "thank_you"] == ["uncertain"]
+
+    # The user decides: send it again, with the same Message-ID so the recipient can dedupe.
+    assert run("retry", str(f.id)).code == 0
+    run("worker", "--once")
+    assert [r.message_id for r in mailserver.received] == [f.message_id]
+    assert by_step(db_url, "thank_you").status == "sent"
+
+
+def test_user_can_cancel_an_uncertain_follow_up(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
+):
+    for k, v in mailserver.env().items():
+        monkeypatch.setenv(k, v)
+    run("migrate")
+    record_interview()
+    mailserver.recorder.mode = "drop"
+    run("worker", "--once")
+    f = by_step(db_url, "thank_you")
+    assert run("cancel", str(f.id)).code == 0
+    mailserver.recorder.mode = "accept"
+    run("worker", "--once")
+    assert by_step(db_url, "thank_you").status == "cancelled"
+    assert mailserver.received == []
+
+
+def test_without_smtp_messages_go_to_the_outbox(
+    workdir, run, clock, immediate_plan, record_interview, db_url
+):
+    run("migrate")
+    record_interview(contacts=("Jane Roe <jane@acme.example>", "Bob Lee <bob@acme.example>"))
+    assert "2 sent" in run("worker", "--once").out
+    files = sorted((workdir / "outbox").glob("*.eml"))
+    assert len(files) == 2
+    assert not list((workdir / "outbox").glob(".tmp-*"))
+    for path in files:
+        data = path.read_bytes()
+        assert b"\n" not in data.replace(b"\r\n", b"")
+        msg = message_from_bytes(data, policy=policy.default)
+        assert msg["Subject"] == "Thank you for the Staff Engineer interview"
+    f = by_step(db_url, "thank_you")
+    assert f.status == "sent" and "outbox" in f.server_reply
+
+
+def test_bcc_to_self_is_an_envelope_copy_not_a_header(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, monkeypatch
+):
+    for k, v in mailserver.env(FOLLOWUP_BCC_SELF="on").items():
+        monkeypatch.setenv(k, v)
+    run("migrate")
+    record_interview()
+    run("worker", "--once")
+    got = mailserver.received[0]
+    assert got.rcpt_tos == ["jane@acme.example", "ada@candidate.example"]
+    assert got.message["Bcc"] is None
+
+
+def test_a_refused_copy_is_reported_but_the_message_is_sent(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
+):
+    for k, v in mailserver.env(FOLLOWUP_BCC_SELF="on").items():
+        monkeypatch.setenv(k, v)
+    mailserver.recorder.refuse["ada@candidate.example"] = "550 5.1.1 mailbox full forever"
+    run("migrate")
+    record_interview()
+    run("worker", "--once")
+    f = by_step(db_url, "thank_you")
+    assert f.status == "sent"
+    assert "ada@candidate.example refused" in f.last_error and "550" in f.last_error
+    assert mailserver.received[0].rcpt_tos == ["jane@acme.example"]
+
+
+def test_refused_addressee_fails_without_sending_the_copy(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
+):
+    for k, v in mailserver.env(FOLLOWUP_BCC_SELF="on").items():
+        monkeypatch.setenv(k, v)
+    mailserver.recorder.refuse["jane@acme.example"] = "550 5.1.1 no such user"
+    run("migrate")
+    record_interview()
+    run("worker", "--once")
+    f = by_step(db_url, "thank_you")
+    assert f.status == "failed" and "jane@acme.example refused" in f.last_error
+    assert all(r.message["Subject"].startswith("Not delivered") for r in mailserver.received)
+
+
+def test_hourly_cap_holds_the_rest_back(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
+):
+    for k, v in mailserver.env(FOLLOWUP_MAX_PER_HOUR="2").items():
+        monkeypatch.setenv(k, v)
+    run("migrate")
+    record_interview(contacts=[f"Person {n} <p{n}@acme.example>" for n in range(3)])
+    assert "2 sent" in run("worker", "--once").out
+    assert len(mailserver.received) == 2
+    clock.advance(timedelta(minutes=59))
+    run("worker", "--once")
+    assert len(mailserver.received) == 2  # still within the hour
+    clock.advance(timedelta(minutes=2))
+    run("worker", "--once")
+    thanks = [r for r in mailserver.received if r.message["Subject"].startswith("Thank you")]
+    assert sorted(r.rcpt_tos[0] for r in thanks) == [f"p{n}@acme.example" for n in range(3)]
+
+
+def test_header_injection_never_yields_an_extra_header(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
+):
+    for k, v in mailserver.env().items():
+        monkeypatch.setenv(k, v)
+    run("migrate")
+    # Refused at the door: CR/LF and U+2028 in names and other one-line fields.
+    for bad in (
+        "Jane\r\nBcc: evil@attacker.example <jane@acme.example>",
+        "Jane\u2028Bcc: evil@attacker.example <jane@acme.example>",
+    ):
+        assert (
+            run(
+                "interview",
+                "add",
+                "--company",
+                "Acme",
+                "--role",
+                "R",
+                "--at",
+                "2026-09-01 10:00",
+                "--tz",
+                "UTC",
+                "--contact",
+                bad,
+            ).code
+            == 2
+        )
+    # An encoded newline is just text: it is encoded so that no decoder turns it into a header.
+    record_interview(company="=?utf-8?q?Acme=0D=0ABcc:_evil@attacker.example?=")
+    # And data that slipped into the database some other way is refused when the message is built.
+    db = Database(db_url)
+    with db.transaction() as session:
+        session.execute(text("UPDATE contacts SET name = 'Jane\r\nBcc: evil@attacker.example'"))
+    db.dispose()
+    run("worker", "--once")
+    for r in mailserver.received:
+        assert "evil@attacker.example" not in r.rcpt_tos
+        assert r.message["Bcc"] is None
+        assert set(r.message.keys()) <= {
+            "From",
+            "To",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "In-Reply-To",
+            "References",
+            "MIME-Version",
+            "Content-Type",
+            "Content-Transfer-Encoding",
+        }
+    assert by_step(db_url, "thank_you").status == "failed"
+
+
+def test_password_never_reaches_logs_events_or_tracebacks(
+    workdir, run, clock, immediate_plan, record_interview, db_url, monkeypatch, caplog, tls_ca
+):
+    from mailserver import MailServer
+
+    server_ctx, ca_file = tls_ca
+    password = "hunter2-Sup3r-Secret"
+    server = MailServer(security="starttls", tls_context=server_ctx, auth=("ada", password)).start()
+    try:
+        env = server.env(
+            FOLLOWUP_SMTP_USERNAME="ada",
+            FOLLOWUP_SMTP_PASSWORD="wrong-" + password,
+            FOLLOWUP_SMTP_CA_FILE=str(ca_file),
+            FOLLOWUP_SMTP_HOST="localhost",
+        )
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        run("migrate")
+        record_interview()
+        with caplog.at_level(logging.DEBUG):
+            bad = run("--debug", "worker", "--once")
+            doctor = run("--debug", "doctor")
+            monkeypatch.setenv("FOLLOWUP_SMTP_PASSWORD", password)
+            clock.advance(timedelta(minutes=5))  # past the retry time of the deferred one
+            good = run("--debug", "worker", "--once")
+        assert "1 deferred" in bad.out and "1 sent" in good.out
+        assert len(server.received) == 1
+        db = Database(db_url)
+        with db.transaction() as session:
+            event_text = " ".join(f"{e.detail} {e.kind}" for e in session.scalars(select(Event)))
+            row_text = " ".join(
+                str(f.last_error) + str(f.server_reply) for f in session.scalars(select(FollowUp))
+            )
+        db.dispose()
+        everything = (
+            caplog.text
+            + bad.out
+            + bad.err
+            + doctor.out
+            + doctor.err
+            + good.out
+            + good.err
+            + event_text
+            + row_text
+        )
+        assert "535" in everything  # the failed login is reported...
+        assert password not in everything  # ...but never the password
+    finally:
+        server.stop()
