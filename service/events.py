@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from service.errors import NotFound, StateConflict
@@ -40,8 +40,8 @@ def record(
         text = detail
     else:
         text = json.dumps(detail, default=str, ensure_ascii=False)
-    session.add(
-        Event(
+    session.execute(
+        insert(Event).values(
             at=now,
             kind=kind,
             actor=actor,
@@ -73,26 +73,28 @@ def transition(
     two processes racing for the same row cannot both win.
     """
     allowed = [str(s) for s in allowed]
-    row = session.execute(
-        select(FollowUp.status, FollowUp.interview_id)
-        .where(FollowUp.id == followup_id)
-        .with_for_update()
-    ).first()
-    if row is None:
-        raise NotFound(f"follow-up {followup_id} does not exist: see `followup schedule --all`")
+    old = allowed[0]
+    if len(allowed) > 1:
+        # Lock the row first so the event records the state it really left.
+        old = session.execute(
+            select(FollowUp.status).where(FollowUp.id == followup_id).with_for_update()
+        ).scalar_one_or_none()
     conditions = [FollowUp.id == followup_id, FollowUp.status.in_(allowed)]
     for column, value in (expect or {}).items():
         conditions.append(getattr(FollowUp, column) == value)
-    result = session.execute(
+    changed = session.execute(
         update(FollowUp)
         .where(*conditions)
         .values(status=str(to), updated_at=now, **values)
+        .returning(FollowUp.interview_id)
         .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    ).all()
+    if len(changed) != 1:
         current = session.execute(
             select(FollowUp.status).where(FollowUp.id == followup_id)
-        ).scalar_one()
+        ).scalar_one_or_none()
+        if current is None:
+            raise NotFound(f"follow-up {followup_id} does not exist: see `followup schedule --all`")
         raise StateConflict(
             f"follow-up {followup_id} is {current}, so it cannot become {to} "
             f"(only from {', '.join(allowed)})"
@@ -102,13 +104,13 @@ def transition(
         now,
         kind or str(to),
         actor=actor,
-        interview_id=row.interview_id,
+        interview_id=changed[0].interview_id,
         followup_id=followup_id,
-        from_status=row.status if row.status in allowed else None,
+        from_status=old,
         to_status=str(to),
         detail=detail,
     )
-    return row.status
+    return old
 
 
 def set_interview_status(
