@@ -12,7 +12,7 @@ import click
 from service import __version__, events, formatting, interviews
 from service.config import Settings, load_settings
 from service.db import Database, migrate, require_migrated
-from service.errors import FollowupError
+from service.errors import FollowupError, UsageError
 
 log = logging.getLogger("followup")
 
@@ -187,7 +187,29 @@ def interview_update(
     )
     planner = interviews.Planner(app.settings)
     interviews.update_interview(db, planner, interview_id, data, app.now(), actor=app.actor())
+    _refresh_review(app, interview_id)
     _show(app, interview_id, as_json)
+
+
+def _refresh_review(app: App, interview_id: int) -> None:
+    """Queued or approved text that the change affects goes back to review."""
+    from service import review
+    from service.rendering import Templates
+
+    if app.settings.sender is None:
+        return
+    count = review.refresh_interview(
+        app.db,
+        Templates(app.settings.templates_dir),
+        app.settings.sender,
+        interview_id,
+        app.now(),
+        actor=app.actor(),
+    )
+    if count:
+        click.echo(
+            f"{count} follow-up(s) changed and went back to review: see `followup queue`", err=True
+        )
 
 
 @interview_group.command("show")
@@ -356,6 +378,192 @@ def doctor_cmd(app: App) -> None:
         raise SystemExit(1)
 
 
+# --- review ---------------------------------------------------------------------------------
+
+
+def _queue_json(item, now: datetime, me: str) -> dict:
+    f = item.followup
+    data = formatting.followup_json(f, me)
+    data.update(
+        body=f.body_text,
+        html=f.body_html,
+        content_hash=f.content_hash,
+        queued_at=formatting.iso_utc(f.queued_at),
+        waiting_seconds=int((now - f.queued_at).total_seconds()) if f.queued_at else None,
+        warnings=[x.message for x in item.findings if not x.blocking],
+        blocking=[x.message for x in item.findings if x.blocking],
+    )
+    return data
+
+
+@cli.command("queue")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def queue_cmd(app: App, as_json: bool) -> None:
+    """What waits for your review."""
+    from service import review
+
+    items = review.pending(app.ready_db())
+    now = app.now()
+    if as_json:
+        emit([_queue_json(i, now, app.me) for i in items])
+        return
+    if not items:
+        click.echo("Nothing waits for review.")
+        return
+    zone = app.settings.timezone
+    rows = []
+    for item in items:
+        f = item.followup
+        name, address = formatting.recipient(f, app.me)
+        waited = formatting.human_delta(now - f.queued_at) if f.queued_at else "-"
+        flag = (
+            "BLOCKED"
+            if item.blocked
+            else (f"{len(item.findings)} warning(s)" if item.findings else "")
+        )
+        rows.append(
+            [
+                str(f.id),
+                f"{name} <{address}>",
+                f.subject or "",
+                formatting.local(f.due_at, zone),
+                waited,
+                flag,
+            ]
+        )
+    click.echo(
+        formatting.table(["ID", "TO", "SUBJECT", f"DUE ({zone.key})", "WAITING", "CHECKS"], rows)
+    )
+
+
+@cli.command("approve")
+@click.argument("followup_ids", type=int, nargs=-1)
+@click.option("--all", "approve_all", is_flag=True, help="Approve everything in the queue.")
+@pass_app
+def approve_cmd(app: App, followup_ids: tuple[int, ...], approve_all: bool) -> None:
+    """Approve follow-ups: exactly this text will be sent when due."""
+    from service import review
+
+    db = app.ready_db()
+    if approve_all == bool(followup_ids):
+        raise UsageError("give follow-up IDs or --all (see `followup queue`)")
+    ids = [i.followup.id for i in review.pending(db)] if approve_all else list(followup_ids)
+    failures = 0
+    for fid in ids:
+        try:
+            review.approve(db, fid, app.now(), actor=app.actor())
+            click.echo(f"follow-up {fid}: approved")
+        except FollowupError as exc:
+            if len(ids) == 1:
+                raise
+            failures += 1
+            click.echo(f"follow-up {fid}: not approved: {exc}", err=True)
+    if failures:
+        raise SystemExit(1)
+
+
+@cli.command("reject")
+@click.argument("followup_ids", type=int, nargs=-1, required=True)
+@pass_app
+def reject_cmd(app: App, followup_ids: tuple[int, ...]) -> None:
+    """Reject follow-ups: they are never sent."""
+    from service import review
+
+    for fid in followup_ids:
+        review.reject(app.ready_db(), fid, app.now(), actor=app.actor())
+        click.echo(f"follow-up {fid}: rejected")
+
+
+def _edit(app: App, followup_id: int) -> bool:
+    """Open $EDITOR on a follow-up's text; True when a change was saved."""
+    from service import review
+
+    item = review.get_item(app.ready_db(), followup_id)
+    document = click.edit(review.edit_document(item.followup), extension=".txt", require_save=True)
+    if document is None:
+        click.echo("no change")
+        return False
+    parsed = review.parse_edit(document)
+    if parsed is None:
+        click.echo("no change")
+        return False
+    findings = review.save_edit(app.db, followup_id, *parsed, app.now(), actor=app.actor())
+    for finding in findings:
+        click.echo(f"warning: {finding.message}", err=True)
+    return True
+
+
+@cli.command("edit")
+@click.argument("followup_id", type=int)
+@pass_app
+def edit_cmd(app: App, followup_id: int) -> None:
+    """Edit a queued follow-up in $EDITOR; it then waits for your approval."""
+    if _edit(app, followup_id):
+        click.echo(
+            f"follow-up {followup_id}: saved; approve it with `followup approve {followup_id}`"
+        )
+
+
+@cli.command("review")
+@pass_app
+def review_cmd(app: App) -> None:
+    """Walk the review queue: approve, edit, reject, snooze or skip each follow-up."""
+    from service import review
+    from service.followups import preview
+
+    db = app.ready_db()
+    items = review.pending(db)
+    if not items:
+        click.echo("Nothing waits for review.")
+        return
+    for n, item in enumerate(items, 1):
+        fid = item.followup.id
+        while True:
+            item = review.get_item(db, fid)
+            if item.followup.status != "pending_review":
+                click.echo(f"follow-up {fid} is now {item.followup.status}; skipping")
+                break
+            click.echo(f"\n=== {n}/{len(items)} " + "=" * 60)
+            click.echo(preview(app.settings, db, fid, app.now()).text)
+            for finding in item.findings:
+                click.echo(
+                    ("BLOCKS SENDING: " if finding.blocking else "warning: ") + finding.message
+                )
+            choice = click.prompt(
+                "[a]pprove, [e]dit, [r]eject, [s]nooze, s[k]ip, [q]uit",
+                type=click.Choice(["a", "e", "r", "s", "k", "q"]),
+                show_choices=False,
+            )
+            if choice == "a":
+                review.approve(
+                    db, fid, app.now(), actor=app.actor(), seen_hash=item.followup.content_hash
+                )
+                click.echo(f"follow-up {fid}: approved")
+            elif choice == "e":
+                _edit(app, fid)
+                continue
+            elif choice == "r":
+                review.reject(db, fid, app.now(), actor=app.actor())
+                click.echo(f"follow-up {fid}: rejected")
+            elif choice == "s":
+                zone = app.settings.timezone
+                when = click.prompt(f"new due time ({zone.key}, YYYY-MM-DD HH:MM)")
+                from service.validation import parse_local_datetime
+
+                review.snooze(
+                    db,
+                    fid,
+                    parse_local_datetime(when, zone, "due time"),
+                    app.now(),
+                    actor=app.actor(),
+                )
+                click.echo(f"follow-up {fid}: snoozed")
+            elif choice == "q":
+                return
+            break
+
+
 # --- entry point ----------------------------------------------------------------------------
 
 
@@ -390,5 +598,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fail(exc: Exception, message: str, code: int) -> None:
-    click.echo(f"followup: error: {message}", err=True)
+    # One line, whatever the message was made of (click lists choices on several lines).
+    click.echo(f"followup: error: {' '.join(message.split())}", err=True)
     sys.exit(code)

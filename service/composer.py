@@ -99,6 +99,12 @@ def compose(
     return rendered, thread
 
 
+def current_source_hash(session: Session, f: FollowUp, templates: Templates, me: Mailbox) -> str:
+    """What compose() would record as the source hash now, without rendering anything."""
+    thread = thread_of(session, f, templates, me)
+    return templates.source_hash(f.template, context_for(f, me, thread))
+
+
 def outgoing(f: FollowUp, settings: Settings, now: datetime) -> OutgoingMessage:
     """The message for a claimed follow-up, from its stored content and thread headers."""
     me = settings.require_sender()
@@ -116,7 +122,3 @@ def outgoing(f: FollowUp, settings: Settings, now: datetime) -> OutgoingMessage:
         references=references,
         bcc=me if settings.bcc_self and f.contact is not None else None,
     )
-
-
-def is_to_user(f: FollowUp) -> bool:
-    return f.contact_id is None

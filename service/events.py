@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from service.errors import NotFound, StateConflict
 from service.models import Event, FollowUp, Interview
@@ -99,6 +101,7 @@ def transition(
             f"follow-up {followup_id} is {current}, so it cannot become {to} "
             f"(only from {', '.join(allowed)})"
         )
+    _sync_loaded(session, followup_id, {"status": str(to), "updated_at": now, **values})
     record(
         session,
         now,
@@ -111,6 +114,14 @@ def transition(
         detail=detail,
     )
     return old
+
+
+def _sync_loaded(session: Session, followup_id: int, values: dict[str, Any]) -> None:
+    """Keep an already loaded FollowUp in step with the UPDATE that bypassed the ORM."""
+    obj = session.identity_map.get(identity_key(FollowUp, followup_id))
+    if obj is not None:
+        for key, value in values.items():
+            set_committed_value(obj, key, value)
 
 
 def set_interview_status(

@@ -120,9 +120,10 @@ def preview(settings: Settings, db: Database, followup_id: int, now: datetime) -
         warnings = [
             ("BLOCKS SENDING: " if f.blocking else "") + f.message for f in check_followup(row)
         ]
+        header = f"# follow-up {followup_id} ({row.step}), status {row.status}"
+        # Nothing of the preview is stored: the row's fields were only borrowed to build it.
         session.rollback()
     data = message.as_bytes().decode("ascii")
-    header = f"# follow-up {followup_id} ({row.step}), status {row.status}"
     if message.recipients()[1:]:
         header += f", Bcc {', '.join(message.recipients()[1:])}"
     return Preview(text=header + "\n" + data.replace("\r\n", "\n"), warnings=warnings)

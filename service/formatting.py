@@ -75,6 +75,16 @@ def interview_json(i: Interview, followups: list[FollowUp] | None, me: str) -> d
     return data
 
 
+def human_delta(delta) -> str:
+    """A rough 'how long', e.g. '5 min', '3 h', '2 days'."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // 1440} days"
+
+
 def dumps(data) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
 

@@ -114,7 +114,7 @@ class OutgoingMessage:
         text_headers, text_body = _text_part(self.text, "plain")
         if self.html is None:
             headers.extend(text_headers)
-            return (CRLF.join(headers) + CRLF + CRLF + text_body + CRLF).encode("ascii")
+            return (CRLF.join(headers) + CRLF + CRLF + text_body).encode("ascii")
         boundary = f"=_followup_{uuid.uuid4().hex}"
         html_headers, html_body = _text_part(self.html, "html")
         headers.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
@@ -124,12 +124,10 @@ class OutgoingMessage:
             f"--{boundary}",
             CRLF.join(text_headers),
             "",
-            text_body,
-            f"--{boundary}",
+            text_body + f"--{boundary}",
             CRLF.join(html_headers),
             "",
-            html_body,
-            f"--{boundary}--",
+            html_body + f"--{boundary}--",
             "",
         ]
         return CRLF.join(parts).encode("ascii")

@@ -3,25 +3,36 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from service import events
-from service.composer import compose
-from service.errors import TemplateError
+from service.checks import Finding, check_content, check_followup
+from service.composer import compose, current_source_hash
+from service.db import Database, serialize
+from service.errors import FollowupError, NotFound, StateConflict, TemplateError, UsageError
+from service.formatting import human_delta
 from service.models import FollowUp, Interview, Status
 from service.rendering import Templates, content_hash
-from service.validation import Mailbox
+from service.validation import Mailbox, clean_line, clean_text
 
 log = logging.getLogger(__name__)
+
+DIGEST_STEP = "review_digest"
+DIGEST_TEMPLATE = "review_digest"
+#: States a follow-up can be rejected from: anything not yet on its way.
+REJECTABLE = (Status.PLANNED, Status.PENDING_REVIEW, Status.APPROVED)
+
+
+# --- into the queue (the worker) ---------------------------------------------------------------
 
 
 def prepare_due(delivery, now: datetime) -> int:
     """Render follow-ups that enter the review window and put them in the queue."""
     settings = delivery.settings
-    horizon = now + settings.review_lead
     me = settings.require_sender()
     count = 0
     with delivery.db.transaction() as session:
@@ -30,13 +41,12 @@ def prepare_due(delivery, now: datetime) -> int:
             .where(
                 FollowUp.status == Status.PLANNED,
                 FollowUp.review.is_(True),
-                FollowUp.due_at <= horizon,
+                FollowUp.due_at <= now + settings.review_lead,
             )
             .order_by(FollowUp.due_at, FollowUp.id)
             .with_for_update(skip_locked=True, of=FollowUp)
         ).all()
         for row in rows:
-            session.refresh(row, ["interview", "contact"])
             try:
                 rendered, _ = compose(session, row, delivery.templates, me)
             except TemplateError as exc:
@@ -58,8 +68,10 @@ def prepare_due(delivery, now: datetime) -> int:
                 queued_at=now,
                 approved_hash=None,
                 approved_at=None,
+                digest_notified_at=None,
             )
             count += 1
+    queue_digest(delivery, now)
     return count
 
 
@@ -72,25 +84,41 @@ def approval_still_valid(
     nor the new text is sent without the user seeing it.
     """
     stored = content_hash(row.subject or "", row.body_text or "", row.body_html)
-    reason = None
-    if row.approved_hash is None or stored != row.approved_hash:
-        reason = "the stored text no longer matches what was approved"
-    else:
+    if row.approved_hash is not None and stored == row.approved_hash:
         try:
-            rendered, _ = compose(session, row, templates, me)
-        except TemplateError as exc:
-            rendered, reason = None, f"the template no longer renders: {exc}"
-        if rendered is not None and rendered.source_hash != row.source_hash:
-            reason = "the interview, contact or template changed after approval"
-    if reason is None:
-        return True
+            if current_source_hash(session, row, templates, me) == row.source_hash:
+                return True
+        except TemplateError:
+            pass
+        reason = "the interview, contact or template changed after approval"
+    else:
+        reason = "the stored text no longer matches what was approved"
+    back_to_review(session, row, templates, me, now, actor=actor, reason=reason)
+    return False
+
+
+def back_to_review(
+    session: Session,
+    row: FollowUp,
+    templates: Templates,
+    me: Mailbox,
+    now: datetime,
+    *,
+    actor: str,
+    reason: str,
+) -> None:
+    """Re-render and queue again for review; the previous approval no longer counts."""
     values = {
         "approved_hash": None,
         "approved_at": None,
         "queued_at": now,
         "digest_notified_at": None,
     }
-    if rendered is not None:
+    try:
+        rendered, _ = compose(session, row, templates, me)
+    except TemplateError as exc:
+        reason = f"{reason}; the template does not render: {exc}"
+    else:
         values.update(
             subject=rendered.subject,
             body_text=rendered.text,
@@ -101,7 +129,7 @@ def approval_still_valid(
     events.transition(
         session,
         row.id,
-        [Status.APPROVED],
+        [row.status],
         Status.PENDING_REVIEW,
         now,
         actor=actor,
@@ -111,17 +139,298 @@ def approval_still_valid(
         **values,
     )
     log.warning("follow-up %s is back in review: %s", row.id, reason)
-    return False
 
 
-def load_for_review(session: Session, ids: list[int]) -> list[FollowUp]:
-    return list(
-        session.scalars(
-            select(FollowUp)
-            .where(FollowUp.id.in_(ids))
-            .options(
-                selectinload(FollowUp.contact),
-                selectinload(FollowUp.interview).selectinload(Interview.contacts),
+def refresh_interview(
+    db: Database, templates: Templates, me: Mailbox, interview_id: int, now: datetime, *, actor: str
+) -> int:
+    """After an interview changed: queued or approved follow-ups whose text would change go back
+    to review with the new text. Returns how many."""
+    count = 0
+    with db.transaction() as session:
+        rows = session.scalars(
+            select(FollowUp).where(
+                FollowUp.interview_id == interview_id,
+                FollowUp.status.in_([Status.PENDING_REVIEW, Status.APPROVED]),
             )
+        ).all()
+        for row in rows:
+            try:
+                unchanged = current_source_hash(session, row, templates, me) == row.source_hash
+            except TemplateError:
+                unchanged = False
+            if not unchanged:
+                back_to_review(
+                    session,
+                    row,
+                    templates,
+                    me,
+                    now,
+                    actor=actor,
+                    reason="the interview or its contacts changed",
+                )
+                count += 1
+    return count
+
+
+# --- the digest --------------------------------------------------------------------------------
+
+
+def queue_digest(delivery, now: datetime) -> bool:
+    """Queue one email to the user about what waits for review, at most once per interval."""
+    settings = delivery.settings
+    me = settings.require_sender()
+    with delivery.db.transaction() as session:
+        serialize(session, "review_digest")
+        waiting = session.scalars(
+            select(FollowUp)
+            .where(FollowUp.status == Status.PENDING_REVIEW)
+            .options(selectinload(FollowUp.contact), selectinload(FollowUp.interview))
+            .order_by(FollowUp.due_at, FollowUp.id)
+        ).all()
+        if not any(f.digest_notified_at is None for f in waiting):
+            return False
+        last = session.scalar(
+            select(func.max(FollowUp.created_at)).where(FollowUp.step.like(f"{DIGEST_STEP}%"))
         )
+        if last is not None and now - last < settings.digest_interval:
+            return False
+        context = {
+            "me": {
+                "name": me.name,
+                "first_name": me.name.split()[0] if me.name else "",
+                "email": me.email,
+            },
+            "count": len(waiting),
+            "items": [_digest_item(f, settings.timezone, now) for f in waiting],
+        }
+        try:
+            rendered = delivery.templates.render(DIGEST_TEMPLATE, context)
+        except FollowupError as exc:
+            log.error("cannot write the review digest: %s", exc)
+            return False
+        digest = FollowUp(
+            interview_id=None,
+            contact_id=None,
+            recipient_key="me",
+            step=f"{DIGEST_STEP}_{now:%Y%m%d%H%M%S}",
+            template=DIGEST_TEMPLATE,
+            due_at=now,
+            status=Status.PLANNED,
+            review=False,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+            subject=rendered.subject,
+            body_text=rendered.text,
+            body_html=rendered.html,
+            content_hash=rendered.content_hash,
+            source_hash=rendered.source_hash,
+        )
+        session.add(digest)
+        session.flush()
+        events.record(
+            session,
+            now,
+            "planned",
+            actor=delivery.actor,
+            followup_id=digest.id,
+            to_status=Status.PLANNED,
+            detail=f"review digest of {len(waiting)}",
+        )
+        session.execute(
+            update(FollowUp)
+            .where(FollowUp.id.in_([f.id for f in waiting]), FollowUp.digest_notified_at.is_(None))
+            .values(digest_notified_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return True
+
+
+def _digest_item(f: FollowUp, zone, now: datetime) -> dict:
+    to = f.contact.name + f" <{f.contact.email}>" if f.contact else "you"
+    waited = now - (f.queued_at or now)
+    return {
+        "id": f.id,
+        "to": to,
+        "company": f.interview.company if f.interview else "",
+        "subject": f.subject or "",
+        "due": f.due_at.astimezone(zone).strftime("%a %d %b %H:%M"),
+        "overdue": f.due_at <= now,
+        "waiting": human_delta(waited),
+    }
+
+
+# --- the user's decisions ----------------------------------------------------------------------
+
+
+@dataclass
+class QueueItem:
+    followup: FollowUp
+    findings: list[Finding]
+
+    @property
+    def blocked(self) -> bool:
+        return any(f.blocking for f in self.findings)
+
+
+def _load(session: Session, ids: list[int] | None = None) -> list[FollowUp]:
+    query = select(FollowUp).options(
+        selectinload(FollowUp.contact),
+        selectinload(FollowUp.interview).selectinload(Interview.contacts),
     )
+    if ids is None:
+        query = query.where(FollowUp.status == Status.PENDING_REVIEW)
+    else:
+        query = query.where(FollowUp.id.in_(ids))
+    return list(session.scalars(query.order_by(FollowUp.due_at, FollowUp.id)))
+
+
+def pending(db: Database) -> list[QueueItem]:
+    """What waits for review, soonest due first, with the checks for each."""
+    with db.transaction() as session:
+        return [QueueItem(f, check_followup(f)) for f in _load(session)]
+
+
+def get_item(db: Database, followup_id: int) -> QueueItem:
+    with db.transaction() as session:
+        rows = _load(session, [followup_id])
+        if not rows:
+            raise NotFound(f"follow-up {followup_id} does not exist: see `followup queue`")
+        return QueueItem(rows[0], check_followup(rows[0]))
+
+
+def approve(
+    db: Database, followup_id: int, now: datetime, *, actor: str, seen_hash: str | None = None
+) -> None:
+    """Approve the text as it stands; with seen_hash, only if it is still the text the user saw."""
+    with db.transaction() as session:
+        rows = _load(session, [followup_id])
+        if not rows:
+            raise NotFound(f"follow-up {followup_id} does not exist: see `followup queue`")
+        row = rows[0]
+        if row.status != Status.PENDING_REVIEW:
+            raise StateConflict(
+                f"follow-up {followup_id} is {row.status}: only a follow-up waiting "
+                "for review can be approved"
+            )
+        blocking = [f.message for f in check_followup(row) if f.blocking]
+        if blocking:
+            raise UsageError(
+                f"follow-up {followup_id} cannot be approved: {'; '.join(blocking)} "
+                f"(fix it with `followup edit {followup_id}`)"
+            )
+        stored = content_hash(row.subject or "", row.body_text or "", row.body_html)
+        expect = {"content_hash": seen_hash} if seen_hash else {"content_hash": stored}
+        try:
+            events.transition(
+                session,
+                followup_id,
+                [Status.PENDING_REVIEW],
+                Status.APPROVED,
+                now,
+                actor=actor,
+                detail={"content_hash": stored},
+                expect=expect,
+                approved_hash=stored,
+                approved_at=now,
+                last_error=None,
+            )
+        except StateConflict:
+            raise StateConflict(
+                f"follow-up {followup_id} changed since you saw it: review it again"
+            ) from None
+
+
+def reject(db: Database, followup_id: int, now: datetime, *, actor: str) -> None:
+    """Never send this follow-up."""
+    with db.transaction() as session:
+        events.transition(
+            session,
+            followup_id,
+            REJECTABLE,
+            Status.REJECTED,
+            now,
+            actor=actor,
+            detail="rejected in review",
+        )
+
+
+def snooze(db: Database, followup_id: int, until: datetime, now: datetime, *, actor: str) -> None:
+    """Move a queued follow-up's due time; its expiry moves with it."""
+    if until <= now:
+        raise UsageError("the new time is in the past: give a later time")
+    with db.transaction() as session:
+        row = session.get(FollowUp, followup_id)
+        if row is None:
+            raise NotFound(f"follow-up {followup_id} does not exist: see `followup queue`")
+        shift = until - row.due_at
+        events.transition(
+            session,
+            followup_id,
+            [Status.PENDING_REVIEW],
+            Status.PENDING_REVIEW,
+            now,
+            actor=actor,
+            kind="snoozed",
+            detail={"from": row.due_at.isoformat(), "to": until.isoformat()},
+            due_at=until,
+            expires_at=row.expires_at + shift if row.expires_at else None,
+        )
+
+
+EDIT_HELP = (
+    "# Edit the message below: the first line is the subject, then a blank line, then the text.\n"
+    "# Lines starting with # at the top are ignored. Save an empty file to keep it unchanged.\n"
+)
+
+
+def edit_document(row: FollowUp) -> str:
+    to = f"{row.contact.name} <{row.contact.email}>" if row.contact else "you"
+    return f"{EDIT_HELP}# To: {to}\nSubject: {row.subject or ''}\n\n{row.body_text or ''}"
+
+
+def parse_edit(document: str) -> tuple[str, str] | None:
+    """(subject, text) from an edited document, or None if it was emptied (no change)."""
+    lines = document.replace("\r\n", "\n").split("\n")
+    while lines and lines[0].startswith("#"):
+        lines.pop(0)
+    if not "".join(lines).strip():
+        return None
+    first = lines[0]
+    if not first.lower().startswith("subject:"):
+        raise UsageError("the edited message must start with a 'Subject: ...' line")
+    subject = clean_line(first[len("subject:") :], "the subject", max_len=250)
+    body = clean_text("\n".join(lines[1:]), "the text").strip("\n") + "\n"
+    return subject, body
+
+
+def save_edit(
+    db: Database, followup_id: int, subject: str, text: str, now: datetime, *, actor: str
+) -> list[Finding]:
+    """Store edited text; it waits for approval again. Blocking problems are refused."""
+    findings = check_content(subject, text, None)
+    blocking = [f.message for f in findings if f.blocking]
+    if blocking:
+        raise UsageError(f"edit not saved: {'; '.join(blocking)}")
+    with db.transaction() as session:
+        rows = _load(session, [followup_id])
+        if not rows:
+            raise NotFound(f"follow-up {followup_id} does not exist: see `followup queue`")
+        events.transition(
+            session,
+            followup_id,
+            [Status.PENDING_REVIEW, Status.APPROVED],
+            Status.PENDING_REVIEW,
+            now,
+            actor=actor,
+            kind="edited",
+            detail={"content_hash": content_hash(subject, text, None)},
+            subject=subject,
+            body_text=text,
+            body_html=None,
+            content_hash=content_hash(subject, text, None),
+            approved_hash=None,
+            approved_at=None,
+        )
+        return check_followup(rows[0])
