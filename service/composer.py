@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.config import Settings
@@ -28,34 +28,47 @@ class Thread:
     references: tuple[str, ...]
 
 
-def _same_thread(f: FollowUp):
-    contact = (
-        FollowUp.contact_id.is_(None)
-        if f.contact_id is None
-        else FollowUp.contact_id == f.contact_id
-    )
-    return [FollowUp.interview_id == f.interview_id, contact, FollowUp.id != f.id]
+def peers_of(session: Session, interview_ids: set[int]) -> dict[int, list[FollowUp]]:
+    """Every follow-up of the given interviews, by interview: what threads are made of."""
+    peers: dict[int, list[FollowUp]] = {i: [] for i in interview_ids}
+    if interview_ids:
+        for row in session.scalars(
+            select(FollowUp).where(FollowUp.interview_id.in_(interview_ids))
+        ):
+            peers[row.interview_id].append(row)
+    return peers
 
 
-def thread_of(session: Session, f: FollowUp, templates: Templates, me: Mailbox) -> Thread:
-    """The earlier messages to the same recipient about the same interview."""
+def thread_of(
+    session: Session,
+    f: FollowUp,
+    templates: Templates,
+    me: Mailbox,
+    peers: list[FollowUp] | None = None,
+) -> Thread:
+    """The earlier messages to the same recipient about the same interview.
+
+    A message is earlier when it may already have reached the recipient, or when it is still
+    to go out and is due before this one. `peers` (the interview's follow-ups, see peers_of)
+    saves the query when the caller has them loaded.
+    """
     if f.interview_id is None:
         return Thread(None, None, ())
-    earlier = session.scalars(
-        select(FollowUp)
-        .where(
-            *_same_thread(f),
-            or_(
-                FollowUp.status.in_(DELIVERED) & FollowUp.message_id.is_not(None),
-                FollowUp.status.in_(LIVE)
-                & (
-                    (FollowUp.due_at < f.due_at)
-                    | ((FollowUp.due_at == f.due_at) & (FollowUp.id < f.id))
-                ),
-            ),
-        )
-        .order_by(FollowUp.due_at, FollowUp.id)
-    ).all()
+    if peers is None:
+        peers = peers_of(session, {f.interview_id})[f.interview_id]
+    earlier = sorted(
+        (
+            e
+            for e in peers
+            if e.id != f.id
+            and e.contact_id == f.contact_id
+            and (
+                (e.status in DELIVERED and e.message_id)
+                or (e.status in LIVE and (e.due_at, e.id) < (f.due_at, f.id))
+            )
+        ),
+        key=lambda e: (e.due_at, e.id),
+    )
     if not earlier:
         return Thread(None, None, ())
     delivered = sorted(
@@ -87,10 +100,14 @@ def context_for(f: FollowUp, me: Mailbox, thread: Thread | None = None) -> dict:
 
 
 def compose(
-    session: Session, f: FollowUp, templates: Templates, me: Mailbox
+    session: Session,
+    f: FollowUp,
+    templates: Templates,
+    me: Mailbox,
+    peers: list[FollowUp] | None = None,
 ) -> tuple[Rendered, Thread]:
     """Render the follow-up as it would go out now: a reply (`Re: `) when a thread exists."""
-    thread = thread_of(session, f, templates, me)
+    thread = thread_of(session, f, templates, me, peers)
     rendered = templates.render(f.template, context_for(f, me, thread))
     if thread.root_subject:
         rendered = Rendered(
@@ -99,9 +116,15 @@ def compose(
     return rendered, thread
 
 
-def current_source_hash(session: Session, f: FollowUp, templates: Templates, me: Mailbox) -> str:
+def current_source_hash(
+    session: Session,
+    f: FollowUp,
+    templates: Templates,
+    me: Mailbox,
+    peers: list[FollowUp] | None = None,
+) -> str:
     """What compose() would record as the source hash now, without rendering anything."""
-    thread = thread_of(session, f, templates, me)
+    thread = thread_of(session, f, templates, me, peers)
     return templates.source_hash(f.template, context_for(f, me, thread))
 
 

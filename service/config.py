@@ -293,6 +293,6 @@ def load_settings(
         retry_lifetime=_duration(env, "FOLLOWUP_RETRY_LIFETIME", "3d"),
         send_lease=_send_lease(env, smtp),
         tick=_duration(env, "FOLLOWUP_TICK", "30s"),
-        batch_size=_int(env, "FOLLOWUP_BATCH_SIZE", 50, minimum=1),
+        batch_size=_int(env, "FOLLOWUP_BATCH_SIZE", 20, minimum=1),
         log_level=log_level,
     )

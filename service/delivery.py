@@ -17,13 +17,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service import events
-from service.composer import compose, context_for, outgoing
+from service.composer import compose, context_for, outgoing, peers_of, thread_of
 from service.config import Settings
 from service.db import Database
 from service.errors import FollowupError, StateConflict, TemplateError
-from service.models import Contact, FollowUp, Interview, Status
+from service.messages import new_message_id
+from service.models import FollowUp, Interview, Status
 from service.retry import gave_up, next_attempt
 from service.transport import (
     SESSION_PHASES,
@@ -44,6 +46,7 @@ class Claim:
     """A follow-up this worker has committed as `sending`."""
 
     id: int
+    interview_id: int | None
     attempt: int
     step: str
     to: str
@@ -68,6 +71,10 @@ class Summary:
     @property
     def handled(self) -> int:
         return self.sent + self.deferred + self.failed + self.uncertain
+
+
+def _stopping(stop: threading.Event | None) -> bool:
+    return stop is not None and stop.is_set()
 
 
 def due_condition(now: datetime):
@@ -101,6 +108,8 @@ class Delivery:
         self.transport = (
             SmtpTransport(settings.smtp) if settings.smtp else OutboxTransport(settings.outbox_dir)
         )
+        #: Set when the server could not be reached during this pass: stop claiming more.
+        self._transport_down = False
 
     # --- housekeeping ---------------------------------------------------------------------
 
@@ -168,8 +177,13 @@ class Delivery:
     # --- claiming -------------------------------------------------------------------------
 
     def claim(self, now: datetime, limit: int) -> list[Claim]:
-        """Commit up to `limit` due follow-ups as `sending`; other workers skip them."""
-        claims: list[Claim] = []
+        """Commit up to `limit` due follow-ups as `sending` in one transaction.
+
+        Postgres skips rows other workers hold (FOR UPDATE SKIP LOCKED); SQLite's BEGIN
+        IMMEDIATE lets one worker at a time in. Either way every row is guarded once more by
+        status and attempt number in the UPDATE itself.
+        """
+        me = self.settings.require_sender()
         with self.db.transaction() as session:
             if self.settings.max_per_hour and self.settings.smtp:
                 limit = min(limit, self.settings.max_per_hour - self.sent_last_hour(session, now))
@@ -181,77 +195,92 @@ class Delivery:
                 .order_by(FollowUp.due_at, FollowUp.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True, of=FollowUp)
+                .options(
+                    selectinload(FollowUp.contact),
+                    selectinload(FollowUp.interview).selectinload(Interview.contacts),
+                )
             ).all()
             if not rows:
                 return []
-            _load_related(session, rows)
+            peers = peers_of(session, {r.interview_id for r in rows if r.interview_id is not None})
+            claims, changes = [], []
             for row in rows:
-                claim = self._claim_one(session, row, now)
-                if claim is not None:
-                    claims.append(claim)
+                prepared = self._prepare(session, row, me, now, peers.get(row.interview_id, []))
+                if prepared is not None:
+                    claims.append(prepared[0])
+                    changes.append(prepared[1])
+            events.transition_many(session, changes, Status.SENDING, now, actor=self.actor)
         return claims
 
-    def _claim_one(self, session: Session, row: FollowUp, now: datetime) -> Claim | None:
-        me = self.settings.require_sender()
-        values: dict = {}
+    def _prepare(
+        self, session: Session, row: FollowUp, me, now: datetime, peers: list[FollowUp]
+    ) -> tuple[Claim, dict] | None:
+        """Content, thread and Message-ID for one row about to be claimed; None if it cannot go."""
         if row.status == Status.APPROVED:
             from service.review import approval_still_valid
 
-            if not approval_still_valid(session, row, self.templates, me, now, actor=self.actor):
+            if not approval_still_valid(
+                session, row, self.templates, me, now, actor=self.actor, peers=peers
+            ):
                 return None
         if row.body_text is None:
             try:
-                rendered, thread = compose(session, row, self.templates, me)
+                rendered, thread = compose(session, row, self.templates, me, peers)
             except TemplateError as exc:
                 self._fail(session, row, now, str(exc), status=row.status)
                 return None
-            values.update(
-                subject=rendered.subject,
-                body_text=rendered.text,
-                body_html=rendered.html,
-                content_hash=rendered.content_hash,
-                source_hash=rendered.source_hash,
-            )
+            content = {
+                "subject": rendered.subject,
+                "body_text": rendered.text,
+                "body_html": rendered.html,
+                "content_hash": rendered.content_hash,
+                "source_hash": rendered.source_hash,
+            }
         else:
-            from service.composer import thread_of
-
-            thread = thread_of(session, row, self.templates, me)
-        message_id = row.message_id or _new_message_id(me.domain)
-        attempt = row.attempts + 1
-        first = row.first_attempt_at or now
-        events.transition(
-            session,
-            row.id,
-            [row.status],
-            Status.SENDING,
-            now,
-            actor=self.actor,
-            detail={"attempt": attempt, "message_id": message_id},
-            expect={"attempts": row.attempts},
-            attempts=attempt,
-            message_id=message_id,
-            sending_started_at=now,
-            claimed_by=self.actor,
-            first_attempt_at=first,
-            in_reply_to=thread.in_reply_to,
-            references=" ".join(thread.references) or None,
-            **values,
-        )
-        for key, value in values.items():
-            setattr(row, key, value)
-        row.message_id, row.in_reply_to = message_id, thread.in_reply_to
-        row.references = " ".join(thread.references) or None
+            thread = thread_of(session, row, self.templates, me, peers)
+            content = {
+                "subject": row.subject,
+                "body_text": row.body_text,
+                "body_html": row.body_html,
+                "content_hash": row.content_hash,
+                "source_hash": row.source_hash,
+            }
+        change = {
+            "id": row.id,
+            "from": row.status,
+            "expect_attempts": row.attempts,
+            "interview_id": row.interview_id,
+            "attempts": row.attempts + 1,
+            **content,
+            "message_id": row.message_id or new_message_id(me.domain),
+            "in_reply_to": thread.in_reply_to,
+            "references": " ".join(thread.references) or None,
+            "sending_started_at": now,
+            "claimed_by": self.actor,
+            "first_attempt_at": row.first_attempt_at or now,
+            "retry_at": None,
+        }
+        change["detail"] = {"attempt": row.attempts + 1, "message_id": change["message_id"]}
+        # The loaded row follows the claim (without becoming dirty: the UPDATE does the writing),
+        # so later rows of the batch see it in their thread: a status check due together with
+        # its thank-you replies to it.
+        followed = {k: change[k] for k in ("subject", "body_text", "body_html", "message_id")}
+        followed |= {"in_reply_to": change["in_reply_to"], "references": change["references"]}
+        followed |= {"status": Status.SENDING, "sending_started_at": now}
+        for key, value in followed.items():
+            set_committed_value(row, key, value)
         message = outgoing(row, self.settings, now)
-        to = message.to.email
-        return Claim(
+        claim = Claim(
             id=row.id,
-            attempt=attempt,
+            interview_id=row.interview_id,
+            attempt=row.attempts + 1,
             step=row.step,
-            to=to,
-            first_attempt_at=first,
+            to=message.to.email,
+            first_attempt_at=change["first_attempt_at"],
             outbox_name=f"{row.due_at:%Y%m%d-%H%M%S}-{row.id:06d}-{row.step}",
             message=message,
         )
+        return claim, change
 
     # --- sending --------------------------------------------------------------------------
 
@@ -262,37 +291,45 @@ class Delivery:
         summary: Summary,
         stop: threading.Event | None = None,
     ) -> None:
-        """Send each claimed message and commit its outcome; a stop request ends the batch."""
-        for index, claim in enumerate(claims):
-            if stop is not None and stop.is_set():
-                self.release(claims[index:], clock())
-                return
-            message = claim.message
-            try:
-                data = message.as_bytes()
-                result = self.transport.send(
-                    message.sender.email, message.recipients(), data, name=claim.outbox_name
-                )
-            except DeliveryError as exc:
-                self.record_failure(claim, exc, clock(), summary)
-                if exc.phase in SESSION_PHASES or exc.phase == "write":
-                    # The server is unreachable or refuses us: the rest wait for the next try.
-                    for rest in claims[index + 1 :]:
-                        self.record_failure(rest, exc, clock(), summary)
+        """Send each claimed message; outcomes are committed as they come, sends in groups."""
+        sent: list[tuple[Claim, SendResult, datetime]] = []
+        try:
+            for index, claim in enumerate(claims):
+                if stop is not None and stop.is_set():
+                    self.release(claims[index:], clock())
                     return
-                continue
-            except ValueError as exc:  # a header that would not serialise safely
-                self.record_failure(
-                    claim,
-                    DeliveryError("-", "compose", str(exc), kind="permanent"),
-                    clock(),
-                    summary,
+                message = claim.message
+                try:
+                    data = message.as_bytes()
+                    result = self.transport.send(
+                        message.sender.email, message.recipients(), data, name=claim.outbox_name
+                    )
+                except DeliveryError as exc:
+                    self.record_failure(claim, exc, clock(), summary)
+                    if exc.phase in SESSION_PHASES or exc.phase == "write":
+                        # The server is unreachable or refuses us: the rest wait for a retry.
+                        self._transport_down = True
+                        for rest in claims[index + 1 :]:
+                            self.record_failure(rest, exc, clock(), summary)
+                        return
+                    continue
+                except ValueError as exc:  # a header that would not serialise safely
+                    failure = DeliveryError("-", "compose", str(exc), kind="permanent")
+                    self.record_failure(claim, failure, clock(), summary)
+                    continue
+                sent.append((claim, result, clock()))
+                log.info(
+                    "sent follow-up %s (%s) to %s: %s", claim.id, claim.step, claim.to, result.reply
                 )
-                continue
-            self.record_sent(claim, result, clock(), summary)
+        finally:
+            # Accepted messages are recorded even when something above went wrong; a crash
+            # before this commit leaves them `sending`, later flagged uncertain, never resent.
+            self.record_sent(sent, summary)
 
-    def release(self, claims: list[Claim], now: datetime) -> None:
-        """Hand back claims that were never attempted (the worker is stopping)."""
+    def release(
+        self, claims: list[Claim], now: datetime, reason: str = "worker stopping before sending it"
+    ) -> None:
+        """Hand back claims that were never attempted; they go at the next pass."""
         with self.db.transaction() as session:
             for claim in claims:
                 row = session.get(FollowUp, claim.id)
@@ -309,7 +346,7 @@ class Delivery:
                     now,
                     actor=self.actor,
                     kind="released",
-                    detail="worker stopping before sending it",
+                    detail=reason,
                     expect={"attempts": claim.attempt},
                     attempts=claim.attempt - 1,
                     sending_started_at=None,
@@ -317,27 +354,39 @@ class Delivery:
                     retry_at=now if back == Status.DEFERRED else None,
                 )
 
-    def record_sent(
-        self, claim: Claim, result: SendResult, now: datetime, summary: Summary
-    ) -> None:
-        note = None
-        if result.refused:
-            note = "; ".join(f"{r} refused: {c} {m}" for r, (c, m) in result.refused.items())
-        detail = {"reply": result.reply, "refused": note} if note else {"reply": result.reply}
-        with self.db.transaction() as session:
-            self._settle(
-                session,
-                claim,
-                Status.SENT,
-                now,
-                detail,
-                sent_at=now,
-                server_reply=result.reply,
-                last_error=note,
-                retry_at=None,
+    def record_sent(self, sent: list[tuple[Claim, SendResult, datetime]], summary: Summary) -> None:
+        """Commit `sent` for messages the server accepted, all in one transaction."""
+        if not sent:
+            return
+        changes = []
+        for claim, result, now in sent:
+            note = None
+            if result.refused:
+                note = "; ".join(f"{r} refused: {c} {m}" for r, (c, m) in result.refused.items())
+            changes.append(
+                {
+                    "id": claim.id,
+                    "from": Status.SENDING,
+                    "expect_attempts": claim.attempt,
+                    "interview_id": claim.interview_id,
+                    "detail": {"reply": result.reply} | ({"refused": note} if note else {}),
+                    "sent_at": now,
+                    "server_reply": result.reply,
+                    "last_error": note,
+                }
             )
-        summary.sent += 1
-        log.info("sent follow-up %s (%s) to %s: %s", claim.id, claim.step, claim.to, result.reply)
+        with self.db.transaction() as session:
+            try:
+                with session.begin_nested():
+                    events.transition_many(
+                        session, changes, Status.SENT, sent[-1][2], actor=self.actor
+                    )
+            except StateConflict:
+                # Some row moved on (flagged uncertain after a lease ran out): one by one.
+                for (claim, _, now), change in zip(sent, changes, strict=True):
+                    values = {k: change[k] for k in ("sent_at", "server_reply", "last_error")}
+                    self._settle(session, claim, Status.SENT, now, change["detail"], **values)
+        summary.sent += len(sent)
 
     def record_failure(
         self, claim: Claim, exc: DeliveryError, now: datetime, summary: Summary
@@ -504,6 +553,7 @@ class Delivery:
     ) -> Summary:
         """Housekeeping, then send everything due, batch by batch, until nothing is left."""
         summary = Summary()
+        self._transport_down = False
         now = clock()
         summary.flagged = self.flag_stuck(now)
         summary.expired = self.expire(now)
@@ -512,14 +562,24 @@ class Delivery:
 
             summary.prepared = prepare_due(self, now)
         try:
-            while stop is None or not stop.is_set():
-                claims = self.claim(clock(), self.settings.batch_size)
-                if not claims:
-                    break
-                self.send_claims(claims, clock, summary, stop)
+            self._send_all_due(clock, summary, stop)
         finally:
             self.transport.close()
         return summary
+
+    def _send_all_due(
+        self, clock: Callable[[], datetime], summary: Summary, stop: threading.Event | None
+    ) -> None:
+        """Claim a batch, send it, record it; until nothing is due or the server is unreachable.
+
+        (Claiming the next batch in a second thread while one is on the wire was measured: it
+        made things slower, as the two transactions queue for SQLite's write lock.)
+        """
+        while not _stopping(stop) and not self._transport_down:
+            claims = self.claim(clock(), self.settings.batch_size)
+            if not claims:
+                return
+            self.send_claims(claims, clock, summary, stop)
 
     def next_wake(self, now: datetime) -> datetime | None:
         """The next moment something becomes due: a send, a retry, an expiry, a lease."""
@@ -566,23 +626,3 @@ class Delivery:
             candidates[3] = candidates[3] + self.settings.send_lease
         times = [c for c in candidates if c is not None]
         return min(times) if times else None
-
-
-def _new_message_id(domain: str) -> str:
-    from service.messages import new_message_id
-
-    return new_message_id(domain)
-
-
-def _load_related(session: Session, rows: list[FollowUp]) -> None:
-    """Load interviews (with contacts) and contacts of claimed rows without locking them."""
-    interview_ids = {r.interview_id for r in rows if r.interview_id is not None}
-    if interview_ids:
-        session.scalars(
-            select(Interview)
-            .where(Interview.id.in_(interview_ids))
-            .options(selectinload(Interview.contacts))
-        ).all()
-    contact_ids = {r.contact_id for r in rows if r.contact_id is not None}
-    if contact_ids:
-        session.scalars(select(Contact).where(Contact.id.in_(contact_ids))).all()

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -151,3 +151,65 @@ def set_interview_status(
             )
         raise StateConflict(f"interview {interview_id} is already {current}")
     record(session, now, "interview_closed", actor=actor, interview_id=interview_id, to_status=to)
+
+
+def transition_many(
+    session: Session,
+    changes: list[dict[str, Any]],
+    to: str,
+    now: datetime,
+    *,
+    actor: str,
+    kind: str | None = None,
+) -> None:
+    """Many guarded transitions in two statements: one executemany UPDATE, one INSERT of events.
+
+    Each change is {"id", "from", "expect_attempts", "detail", "interview_id", **values}, with the
+    same value keys in every change; the guard is `id`, `status = from` and `attempts`. Callers hold the
+    rows locked (FOR UPDATE / BEGIN IMMEDIATE), so a guard that misses is a bug, not a race: it
+    raises and the whole transaction rolls back.
+    """
+    if not changes:
+        return
+    table = FollowUp.__table__
+    meta = {"id", "from", "expect_attempts", "detail", "interview_id"}
+    keys = [k for k in changes[0] if k not in meta]
+    statement = (
+        table.update()
+        .where(
+            table.c.id == bindparam("g_id"),
+            table.c.status == bindparam("g_from"),
+            table.c.attempts == bindparam("g_attempts"),
+        )
+        .values(status=str(to), updated_at=now, **{k: bindparam(f"v_{k}") for k in keys})
+    )
+    params = [
+        {"g_id": c["id"], "g_from": str(c["from"]), "g_attempts": c["expect_attempts"]}
+        | {f"v_{k}": c[k] for k in keys}
+        for c in changes
+    ]
+    result = session.execute(statement, params)
+    if session.get_bind().dialect.supports_sane_multi_rowcount and result.rowcount != len(changes):
+        raise StateConflict(
+            f"{len(changes) - result.rowcount} of {len(changes)} follow-ups changed under a lock"
+        )
+    for c in changes:
+        _sync_loaded(
+            session, c["id"], {"status": str(to), "updated_at": now} | {k: c[k] for k in keys}
+        )
+    session.execute(
+        insert(Event),
+        [
+            {
+                "at": now,
+                "kind": kind or str(to),
+                "actor": actor,
+                "interview_id": c["interview_id"],
+                "followup_id": c["id"],
+                "from_status": str(c["from"]),
+                "to_status": str(to),
+                "detail": json.dumps(c["detail"], default=str, ensure_ascii=False),
+            }
+            for c in changes
+        ],
+    )

@@ -27,7 +27,7 @@ from service.validation import (
     parse_mailbox,
 )
 
-#: Follow-ups a change to the interview may re-time or cancel.
+#: Follow-ups a change to the interview may re-time (any LIVE one it may cancel).
 RETIMABLE = (Status.PLANNED, Status.PENDING_REVIEW, Status.APPROVED)
 
 

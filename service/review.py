@@ -76,7 +76,14 @@ def prepare_due(delivery, now: datetime) -> int:
 
 
 def approval_still_valid(
-    session: Session, row: FollowUp, templates: Templates, me: Mailbox, now: datetime, *, actor: str
+    session: Session,
+    row: FollowUp,
+    templates: Templates,
+    me: Mailbox,
+    now: datetime,
+    *,
+    actor: str,
+    peers: list[FollowUp] | None = None,
 ) -> bool:
     """True when the approved text is intact and nothing it was made from has changed.
 
@@ -86,7 +93,7 @@ def approval_still_valid(
     stored = content_hash(row.subject or "", row.body_text or "", row.body_html)
     if row.approved_hash is not None and stored == row.approved_hash:
         try:
-            if current_source_hash(session, row, templates, me) == row.source_hash:
+            if current_source_hash(session, row, templates, me, peers) == row.source_hash:
                 return True
         except TemplateError:
             pass

@@ -51,14 +51,15 @@ def plan(facts_, *, now, plan_=DEFAULT_PLAN, holidays=None, review=False):
     return plan_followups(facts_, plan_, calendar, now, review_default=review)
 
 
-def due(planned, step: str, to: str = JANE, zone: ZoneInfo | None = None) -> datetime:
-    (item,) = [p for p in planned if p.step == step and p.recipient_key == to]
-    return item.due_at.astimezone(zone) if zone else item.due_at
-
-
 def only(planned, step: str, to: str = JANE):
+    """The one follow-up of step to the recipient."""
     (item,) = [p for p in planned if p.step == step and p.recipient_key == to]
     return item
+
+
+def due(planned, step: str, to: str = JANE, zone: ZoneInfo | None = None) -> datetime:
+    moment = only(planned, step, to).due_at
+    return moment.astimezone(zone) if zone else moment
 
 
 # --- the default plan -----------------------------------------------------------------------
@@ -287,7 +288,7 @@ NOTABLE_ZONES = [
 ]
 HOLIDAY_CODES = [None, "US", "DE", "JP", "NZ"]
 START, END = datetime(2000, 1, 1), datetime(2040, 12, 31)
-MINUTE, DAY = 1, 1440  # in minutes
+DAY = 1440  # minutes
 
 
 @cache
