@@ -26,7 +26,17 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from _common import PG_ADMIN, REPO, database, loadavg, machine, seed, stop_process, table, worker_env
+from _common import (
+    PG_ADMIN,
+    REPO,
+    database,
+    loadavg,
+    machine,
+    seed,
+    stop_process,
+    table,
+    worker_env,
+)
 from sqlalchemy import func, select
 
 from service.config import load_settings
@@ -234,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
                     for name, f in baselines.items():
                         rows.append(_row(f"baseline: {name}", f, ""))
                 met = worker["rss_max_mb"] <= GOAL_MB and worker["cpu_pct"] <= GOAL_CPU
-                rows.append(_row(f"worker ({backend})", worker, "goal met" if met else "goal missed"))
+                rows.append(
+                    _row(f"worker ({backend})", worker, "goal met" if met else "goal missed")
+                )
                 for name, f in server.items():
                     rows.append(_row(name, f, "(not the worker's own)"))
                 passes.append((backend, cpu, wall))

@@ -16,6 +16,17 @@ DEFAULT_PLAN = Path(__file__).resolve().parent / "default_plan.toml"
 
 RECIPIENTS = ("interviewers", "first", "me")
 CONDITIONS = ("always", "questions", "decision_date", "no_decision_date")
+FULL_DAY_NAMES = {
+    "monday": "mon",
+    "tuesday": "tue",
+    "wednesday": "wed",
+    "thursday": "thu",
+    "friday": "fri",
+    "saturday": "sat",
+    "sunday": "sun",
+}
+#: A plan step further out than this is a typo, not a follow-up.
+MAX_OFFSET_DAYS = 365
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _BUSINESS = re.compile(r"^\s*(\d+)\s*business\s+days?\s*$", re.IGNORECASE)
 _DAYS = re.compile(r"^\s*(\d+)\s*(d|days?|w|weeks?)\s*$", re.IGNORECASE)
@@ -38,18 +49,23 @@ class Offset:
     def parse(cls, value: object, where: str) -> Offset:
         text = str(value).strip()
         if m := _BUSINESS.match(text):
-            return cls("business_days", int(m.group(1)), text)
-        if m := _DAYS.match(text):
+            offset = cls("business_days", int(m.group(1)), text)
+        elif m := _DAYS.match(text):
             factor = 7 if m.group(2).lower().startswith("w") else 1
-            return cls("days", int(m.group(1)) * factor, text)
-        try:
-            seconds = parse_duration(text, where)
-        except UsageError:
-            raise PlanError(
-                f"{where} = {value!r} is not a delay: use '30s', '2h', '7d', '2w' or "
-                "'1 business day'"
-            ) from None
-        return cls("elapsed", int(seconds.total_seconds()), text)
+            offset = cls("days", int(m.group(1)) * factor, text)
+        else:
+            try:
+                seconds = parse_duration(text, where)
+            except UsageError:
+                raise PlanError(
+                    f"{where} = {value!r} is not a delay: use '30s', '2h', '7d', '2w' or "
+                    "'1 business day'"
+                ) from None
+            offset = cls("elapsed", int(seconds.total_seconds()), text)
+        days = offset.amount / 86400 if offset.kind == "elapsed" else offset.amount
+        if days > MAX_OFFSET_DAYS:
+            raise PlanError(f"{where} = {value!r} is more than {MAX_OFFSET_DAYS} days")
+        return offset
 
 
 @dataclass(frozen=True)
@@ -99,7 +115,8 @@ def _window(raw: dict, where: str) -> Window:
         raise PlanError(f'{where}: [window] days must be a list such as ["mon", "tue"]')
     indexes = set()
     for day in days:
-        name = str(day).strip().lower()[:3]
+        name = str(day).strip().lower()
+        name = FULL_DAY_NAMES.get(name, name)
         if name not in DAY_NAMES:
             raise PlanError(f"{where}: [window] days has {day!r}: use mon, tue, ... sun")
         indexes.add(DAY_NAMES.index(name))

@@ -109,7 +109,8 @@ def parse_mailbox(value: str, field: str = "contact") -> Mailbox:
 def check_zone(value: str, field: str = "time zone") -> ZoneInfo:
     """Return the IANA time zone named by value or raise UsageError."""
     value = clean_line(value, field, max_len=64)
-    if value in ("UTC", "Etc/UTC") or value in _zone_names():
+    # "localtime" and "Factory" are files in the tz database, not places.
+    if value in ("UTC", "Etc/UTC") or (value in _zone_names() and value not in NOT_ZONES):
         try:
             return ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
@@ -120,6 +121,7 @@ def check_zone(value: str, field: str = "time zone") -> ZoneInfo:
     )
 
 
+NOT_ZONES = ("localtime", "Factory", "posixrules")
 _ZONES: set[str] | None = None
 
 
