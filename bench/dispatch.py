@@ -25,8 +25,8 @@ import cProfile
 import io
 import logging
 import pstats
-import statistics
 import smtplib
+import statistics
 import sys
 import tempfile
 import time

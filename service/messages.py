@@ -46,9 +46,12 @@ def _address(box: Mailbox) -> str:
 def _unstructured(name: str, value: str) -> str:
     """`Name: value`, folded, and RFC 2047-encoded when it is not plain ASCII."""
     _check_header(name, value)
-    if value.isascii() and len(name) + 2 + len(value) <= MAX_LINE:
+    # Text that looks like an RFC 2047 encoded word is encoded itself, so that no mail client
+    # decodes "=?utf-8?q?...=0D=0A...?=" typed by a user into something else.
+    literal = value.isascii() and "=?" not in value
+    if literal and len(name) + 2 + len(value) <= MAX_LINE:
         return f"{name}: {value}"
-    charset = "us-ascii" if value.isascii() else "utf-8"
+    charset = "us-ascii" if literal else "utf-8"
     encoded = Header(value, charset, header_name=name).encode(linesep=CRLF)
     return f"{name}: {encoded}"
 

@@ -232,7 +232,10 @@ def record_interview(run, clock):
     """Record an interview that ended at the clock's time; returns its JSON."""
 
     def _record(
-        *extra: str, company: str = "Acme Corp", contacts=("Jane Roe <jane@acme.example>",)
+        *extra: str,
+        company: str = "Acme Corp",
+        role: str = "Staff Engineer",
+        contacts=("Jane Roe <jane@acme.example>",),
     ):
         start = clock().astimezone(UTC) - timedelta(minutes=30)
         args = [
@@ -241,7 +244,7 @@ def record_interview(run, clock):
             "--company",
             company,
             "--role",
-            "Staff Engineer",
+            role,
             "--at",
             start.strftime("%Y-%m-%d %H:%M"),
             "--tz",

@@ -314,7 +314,8 @@ def test_header_injection_never_yields_an_extra_header(
             == 2
         )
     # An encoded newline is just text: it is encoded so that no decoder turns it into a header.
-    record_interview(company="=?utf-8?q?Acme=0D=0ABcc:_evil@attacker.example?=")
+    encoded = "=?utf-8?q?Eng=0D=0ABcc:_evil@attacker.example?="
+    record_interview(company=encoded, role=encoded)
     # And data that slipped into the database some other way is refused when the message is built.
     db = Database(db_url)
     with db.transaction() as session:
@@ -337,6 +338,9 @@ def test_header_injection_never_yields_an_extra_header(
             "Content-Transfer-Encoding",
         }
     assert by_step(db_url, "thank_you").status == "failed"
+    # The encoded-looking role reached a subject (the failure notice's) as the literal text typed.
+    subjects = [r.message["Subject"] for r in mailserver.received]
+    assert subjects and all(f"Thank you for the {encoded} interview" in s for s in subjects)
 
 
 def test_password_never_reaches_logs_events_or_tracebacks(
