@@ -227,7 +227,7 @@ class Delivery:
             try:
                 rendered, thread = compose(session, row, self.templates, me, peers)
             except TemplateError as exc:
-                self._fail(session, row, now, str(exc), status=row.status)
+                self.fail_unsendable(session, row, now, str(exc), status=row.status)
                 return None
             content = {
                 "subject": rendered.subject,
@@ -466,7 +466,7 @@ class Delivery:
             )
             return False
 
-    def _fail(
+    def fail_unsendable(
         self, session: Session, row: FollowUp, now: datetime, reason: str, *, status: str
     ) -> None:
         """Fail a follow-up that never reached SMTP (its template would not render)."""
@@ -506,23 +506,12 @@ class Delivery:
         except FollowupError as exc:
             log.error("cannot tell the user about failed follow-up %s: %s", row.id, exc)
             return
-        notice = FollowUp(
+        notice = FollowUp.note_to_user(
             interview_id=row.interview_id,
-            contact_id=None,
-            recipient_key="me",
-            step=f"notice_{row.id}"[:64],
+            step=f"notice_{row.id}",
             template=FAILED_NOTICE,
-            due_at=now,
-            status=Status.PLANNED,
-            review=False,
-            attempts=0,
-            created_at=now,
-            updated_at=now,
-            subject=rendered.subject,
-            body_text=rendered.text,
-            body_html=rendered.html,
-            content_hash=rendered.content_hash,
-            source_hash=rendered.source_hash,
+            rendered=rendered,
+            now=now,
         )
         existing = session.scalar(
             select(FollowUp.id).where(
@@ -625,4 +614,18 @@ class Delivery:
         if candidates[3] is not None:
             candidates[3] = candidates[3] + self.settings.send_lease
         times = [c for c in candidates if c is not None]
-        return min(times) if times else None
+        if not times:
+            return None
+        wake = min(times)
+        if self.settings.smtp and self.settings.max_per_hour:
+            with self.db.transaction() as session:
+                if self.sent_last_hour(session, now) >= self.settings.max_per_hour:
+                    oldest = session.scalar(
+                        select(func.min(FollowUp.sent_at)).where(
+                            FollowUp.status == Status.SENT,
+                            FollowUp.sent_at > now - timedelta(hours=1),
+                        )
+                    )
+                    # Nothing more may go out before the oldest send of the hour drops out.
+                    wake = max(wake, oldest + timedelta(hours=1))
+        return wake

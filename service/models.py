@@ -181,6 +181,30 @@ class FollowUp(Base):
     interview: Mapped[Interview | None] = relationship()
     contact: Mapped[Contact | None] = relationship()
 
+    @classmethod
+    def note_to_user(
+        cls, *, interview_id: int | None, step: str, template: str, rendered, now: datetime
+    ) -> FollowUp:
+        """A message to the user, rendered now and due now (a failure notice, a review digest)."""
+        return cls(
+            interview_id=interview_id,
+            contact_id=None,
+            recipient_key="me",
+            step=step[:64],
+            template=template,
+            due_at=now,
+            status=Status.PLANNED,
+            review=False,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+            subject=rendered.subject,
+            body_text=rendered.text,
+            body_html=rendered.html,
+            content_hash=rendered.content_hash,
+            source_hash=rendered.source_hash,
+        )
+
 
 class Event(Base):
     """One row per state change, never updated or deleted."""

@@ -50,7 +50,7 @@ def prepare_due(delivery, now: datetime) -> int:
             try:
                 rendered, _ = compose(session, row, delivery.templates, me)
             except TemplateError as exc:
-                delivery._fail(session, row, now, str(exc), status=Status.PLANNED)
+                delivery.fail_unsendable(session, row, now, str(exc), status=Status.PLANNED)
                 continue
             events.transition(
                 session,
@@ -216,23 +216,12 @@ def queue_digest(delivery, now: datetime) -> bool:
         except FollowupError as exc:
             log.error("cannot write the review digest: %s", exc)
             return False
-        digest = FollowUp(
+        digest = FollowUp.note_to_user(
             interview_id=None,
-            contact_id=None,
-            recipient_key="me",
             step=f"{DIGEST_STEP}_{now:%Y%m%d%H%M%S}",
             template=DIGEST_TEMPLATE,
-            due_at=now,
-            status=Status.PLANNED,
-            review=False,
-            attempts=0,
-            created_at=now,
-            updated_at=now,
-            subject=rendered.subject,
-            body_text=rendered.text,
-            body_html=rendered.html,
-            content_hash=rendered.content_hash,
-            source_hash=rendered.source_hash,
+            rendered=rendered,
+            now=now,
         )
         session.add(digest)
         session.flush()

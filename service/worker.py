@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 #: Never wake more often than this, whatever the database says.
 MIN_WAKE = timedelta(milliseconds=20)
+#: When a pass leaves something due behind, the next look is this much later.
+RETRY_WAKE = timedelta(seconds=5)
 
 
 def utcnow() -> datetime:
@@ -76,7 +78,9 @@ class Worker:
         now = self.clock()
         if wake - now > self.settings.tick:
             return
-        wake = max(wake, now + MIN_WAKE)
+        # Something still due after a pass could not be sent now (the hourly cap, an error):
+        # look again shortly, not in a tight loop.
+        wake = max(wake, now + (RETRY_WAKE if wake <= now else MIN_WAKE))
         self.scheduler.add_job(
             self.run_pass,
             DateTrigger(run_date=wake),
