@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from processes import worker_env
@@ -351,3 +352,31 @@ def test_approve_reject_and_worker_race_to_exactly_one_outcome(
             assert status == "rejected" and delivered == 0 and r_code == 0
             assert a_code == 0 or "rejected" in a_err  # approve lost, or won before the reject
     assert outcomes <= {"sent", "approved", "rejected"}
+
+
+def test_review_walks_the_queue_in_the_terminal(review_on, run, clock, record_interview, db_url):
+    queue = setup_queue(
+        run,
+        record_interview,
+        contacts=(
+            "Jane Roe <jane@acme.example>",
+            "Bob Lee <bob@acme.example>",
+            "Carol Diaz <carol@acme.example>",
+        ),
+    )
+    ids = [q["id"] for q in queue]
+    later = clock().astimezone(UTC) + timedelta(days=2)
+    # The new time is typed in the user's own zone (FOLLOWUP_TIMEZONE=Europe/Berlin).
+    typed = later.astimezone(ZoneInfo("Europe/Berlin"))
+    answers = f"a\nr\ns\n{typed:%Y-%m-%d %H:%M}\n"
+    result = run("review", input=answers)
+    assert result.code == 0, result.err
+    # Each message is shown whole before the question.
+    assert result.out.count("From: Ada Candidate <ada@candidate.example>") == 3
+    assert "Dear Jane," in result.out and "Dear Bob," in result.out
+    statuses = [followup(db_url, fid).status for fid in ids]
+    assert statuses == ["approved", "rejected", "pending_review"]
+    snoozed = followup(db_url, ids[2])
+    assert snoozed.due_at.astimezone(UTC).replace(second=0) == later.replace(
+        second=0, microsecond=0
+    )
