@@ -56,6 +56,15 @@ class Claim:
 
 
 @dataclass
+class Transmission:
+    """What happened on the wire for one batch."""
+
+    outcomes: list[tuple[Claim, SendResult | DeliveryError, datetime]] = field(default_factory=list)
+    unsent: list[Claim] = field(default_factory=list)
+    transport_down: bool = False
+
+
+@dataclass
 class Summary:
     """What one pass did."""
 
@@ -108,8 +117,6 @@ class Delivery:
         self.transport = (
             SmtpTransport(settings.smtp) if settings.smtp else OutboxTransport(settings.outbox_dir)
         )
-        #: Set when the server could not be reached during this pass: stop claiming more.
-        self._transport_down = False
 
     # --- housekeeping ---------------------------------------------------------------------
 
@@ -168,9 +175,15 @@ class Delivery:
         return len(rows)
 
     def sent_last_hour(self, session: Session, now: datetime) -> int:
+        """Messages sent in the last hour, counting those on their way right now."""
         return session.scalar(
             select(func.count(FollowUp.id)).where(
-                FollowUp.status == Status.SENT, FollowUp.sent_at > now - timedelta(hours=1)
+                or_(
+                    and_(
+                        FollowUp.status == Status.SENT, FollowUp.sent_at > now - timedelta(hours=1)
+                    ),
+                    FollowUp.status == Status.SENDING,
+                )
             )
         )
 
@@ -284,47 +297,60 @@ class Delivery:
 
     # --- sending --------------------------------------------------------------------------
 
-    def send_claims(
-        self,
-        claims: list[Claim],
-        clock: Callable[[], datetime],
-        summary: Summary,
-        stop: threading.Event | None = None,
-    ) -> None:
-        """Send each claimed message; outcomes are committed as they come, sends in groups."""
-        sent: list[tuple[Claim, SendResult, datetime]] = []
-        try:
-            for index, claim in enumerate(claims):
-                if stop is not None and stop.is_set():
-                    self.release(claims[index:], clock())
-                    return
-                message = claim.message
-                try:
-                    data = message.as_bytes()
-                    result = self.transport.send(
-                        message.sender.email, message.recipients(), data, name=claim.outbox_name
-                    )
-                except DeliveryError as exc:
-                    self.record_failure(claim, exc, clock(), summary)
-                    if exc.phase in SESSION_PHASES or exc.phase == "write":
-                        # The server is unreachable or refuses us: the rest wait for a retry.
-                        self._transport_down = True
-                        for rest in claims[index + 1 :]:
-                            self.record_failure(rest, exc, clock(), summary)
-                        return
-                    continue
-                except ValueError as exc:  # a header that would not serialise safely
-                    failure = DeliveryError("-", "compose", str(exc), kind="permanent")
-                    self.record_failure(claim, failure, clock(), summary)
-                    continue
-                sent.append((claim, result, clock()))
-                log.info(
-                    "sent follow-up %s (%s) to %s: %s", claim.id, claim.step, claim.to, result.reply
+    def transmit(
+        self, claims: list[Claim], clock: Callable[[], datetime], stop: threading.Event | None
+    ) -> Transmission:
+        """Hand each claimed message to the transport; network only, no database.
+
+        Stops early when asked to, or when the server cannot be reached at all; the claims not
+        attempted are returned in `unsent`.
+        """
+        done = Transmission()
+        for index, claim in enumerate(claims):
+            if _stopping(stop):
+                done.unsent = claims[index:]
+                break
+            message = claim.message
+            try:
+                result = self.transport.send(
+                    message.sender.email,
+                    message.recipients(),
+                    message.as_bytes(),
+                    name=claim.outbox_name,
                 )
-        finally:
-            # Accepted messages are recorded even when something above went wrong; a crash
-            # before this commit leaves them `sending`, later flagged uncertain, never resent.
-            self.record_sent(sent, summary)
+            except DeliveryError as exc:
+                done.outcomes.append((claim, exc, clock()))
+                if exc.phase in SESSION_PHASES or exc.phase == "write":
+                    # The server is unreachable or refuses us: the rest wait for a retry.
+                    done.transport_down = True
+                    done.outcomes.extend((rest, exc, clock()) for rest in claims[index + 1 :])
+                    break
+                continue
+            except ValueError as exc:  # a header that would not serialise safely
+                failure = DeliveryError("-", "compose", str(exc), kind="permanent")
+                done.outcomes.append((claim, failure, clock()))
+                continue
+            done.outcomes.append((claim, result, clock()))
+            log.info(
+                "sent follow-up %s (%s) to %s: %s", claim.id, claim.step, claim.to, result.reply
+            )
+        return done
+
+    def _transmit_into(self, box: dict, claims, clock, stop) -> None:
+        try:
+            box["done"] = self.transmit(claims, clock, stop)
+        except Exception:
+            log.exception("the sending thread failed")
+
+    def record(self, done: Transmission, summary: Summary, now: datetime) -> None:
+        """Commit the outcome of every attempt, and hand back what was never attempted."""
+        sent = [(c, r, t) for c, r, t in done.outcomes if isinstance(r, SendResult)]
+        self.record_sent(sent, summary)
+        for claim, error, at in done.outcomes:
+            if isinstance(error, DeliveryError):
+                self.record_failure(claim, error, at, summary)
+        if done.unsent:
+            self.release(done.unsent, now)
 
     def release(
         self, claims: list[Claim], now: datetime, reason: str = "worker stopping before sending it"
@@ -542,7 +568,6 @@ class Delivery:
     ) -> Summary:
         """Housekeeping, then send everything due, batch by batch, until nothing is left."""
         summary = Summary()
-        self._transport_down = False
         now = clock()
         summary.flagged = self.flag_stuck(now)
         summary.expired = self.expire(now)
@@ -559,16 +584,35 @@ class Delivery:
     def _send_all_due(
         self, clock: Callable[[], datetime], summary: Summary, stop: threading.Event | None
     ) -> None:
-        """Claim a batch, send it, record it; until nothing is due or the server is unreachable.
+        """Send batch after batch; the next batch is claimed while the current one is on the wire.
 
-        (Claiming the next batch in a second thread while one is on the wire was measured: it
-        made things slower, as the two transactions queue for SQLite's write lock.)
+        The wire mostly waits for the server and the claim mostly uses the CPU, so the two
+        overlap well. Only this thread touches the database (one connection, no lock waits);
+        the sending thread only talks SMTP. At most two batches are claimed at a time, which
+        bounds what a crash can leave `uncertain`.
         """
-        while not _stopping(stop) and not self._transport_down:
-            claims = self.claim(clock(), self.settings.batch_size)
-            if not claims:
+        claims = self.claim(clock(), self.settings.batch_size)
+        while claims:
+            box: dict[str, Transmission] = {}
+            wire = threading.Thread(target=self._transmit_into, args=(box, claims, clock, stop))
+            wire.start()
+            try:
+                upcoming = [] if _stopping(stop) else self.claim(clock(), self.settings.batch_size)
+            finally:
+                wire.join()
+            if "done" not in box:
+                # The sending thread died of a bug: which messages went out is unknown, so the
+                # batch stays `sending` and its lease turns it `uncertain` for the user.
+                self.release(upcoming, clock(), "not sent: the batch before it was interrupted")
+                raise FollowupError("sending stopped unexpectedly; see the log above")
+            done = box["done"]
+            self.record(done, summary, clock())
+            if _stopping(stop) or done.transport_down:
+                reason = "worker stopping" if _stopping(stop) else "the mail server is unreachable"
+                self.release(upcoming, clock(), f"{reason}: not sent, goes at the next pass")
                 return
-            self.send_claims(claims, clock, summary, stop)
+            # Recording may have made more due (a note to the user about a failure).
+            claims = upcoming or self.claim(clock(), self.settings.batch_size)
 
     def next_wake(self, now: datetime) -> datetime | None:
         """The next moment something becomes due: a send, a retry, an expiry, a lease."""

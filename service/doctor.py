@@ -89,6 +89,9 @@ def run_checks(settings: Settings, db: Database) -> Iterator[Check]:
 
     templates = Templates(settings.templates_dir)
     names = sorted({s.template for s in plan.steps} if plan else set()) + list(BUILTIN_TEMPLATES)
+    if settings.review:
+        # With review on, the worker mails the user a digest of what waits for approval.
+        names.append("review_digest")
     context = sample_context(me)
     context["failed"] = {
         "id": 0,
@@ -97,9 +100,22 @@ def run_checks(settings: Settings, db: Database) -> Iterator[Check]:
         "to": "Jane Roe",
         "error": "550 mailbox unavailable",
     }
+    # The digest sees only what review.queue_digest gives it.
+    digest_context = {"me": context["me"], "count": 1}
+    digest_context["items"] = [
+        {
+            "id": 0,
+            "to": "Jane Roe <jane.roe@example.com>",
+            "company": "Example Corp",
+            "subject": "Thank you for the Senior Engineer interview",
+            "due": "Fri 04 Sep 17:00",
+            "overdue": False,
+            "waiting": "2 hours",
+        }
+    ]
     for name in names:
         try:
-            templates.render(name, context)
+            templates.render(name, digest_context if name == "review_digest" else context)
         except FollowupError as exc:
             yield Check(
                 f"template {name}",

@@ -6,6 +6,7 @@ import email.quoprimime
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.charset import Charset
 from email.header import Header
 from email.utils import format_datetime, formataddr, make_msgid
 
@@ -14,6 +15,7 @@ from service.validation import Mailbox
 CRLF = "\r\n"
 #: RFC 5322 allows 998 characters a line; 78 is the polite limit we fold and encode to.
 MAX_LINE = 78
+MAX_LENGTH = 998
 
 
 def new_message_id(domain: str) -> str:
@@ -37,10 +39,19 @@ def _check_header(name: str, value: str) -> str:
     return value
 
 
-def _address(box: Mailbox) -> str:
-    _check_header("address", box.name)
-    _check_header("address", box.email)
-    return formataddr((box.name, box.email), charset="utf-8")
+def _address(header: str, box: Mailbox) -> str:
+    """`Name <address>`: the name quoted when it is plain ASCII, else RFC 2047-encoded."""
+    _check_header(header, box.name)
+    _check_header(header, box.email)
+    # A name that looks like an encoded word is encoded itself: mail parsers decode encoded
+    # words even inside quotes, so '"=?utf-8?q?...=0D=0A...?="' would be decoded into a break.
+    if box.name.isascii() and "=?" not in box.name:
+        return formataddr((box.name, box.email))
+    # One encoded word: parsers differ on the space between adjacent encoded words of a name.
+    name = Charset("utf-8").header_encode(box.name)
+    if len(header) + len(name) + len(box.email) + 5 > MAX_LENGTH:
+        name = Header(box.name, "utf-8", header_name=header).encode(linesep=CRLF)
+    return f"{name} <{box.email}>"
 
 
 def _unstructured(name: str, value: str) -> str:
@@ -48,7 +59,12 @@ def _unstructured(name: str, value: str) -> str:
     _check_header(name, value)
     # Text that looks like an RFC 2047 encoded word is encoded itself, so that no mail client
     # decodes "=?utf-8?q?...=0D=0A...?=" typed by a user into something else.
-    literal = value.isascii() and "=?" not in value
+    # Plain ASCII is folded at its spaces; a word too long for one line is encoded (and split).
+    literal = (
+        value.isascii()
+        and "=?" not in value
+        and all(len(word) <= MAX_LINE - len(name) - 2 for word in value.split())
+    )
     if literal and len(name) + 2 + len(value) <= MAX_LINE:
         return f"{name}: {value}"
     charset = "us-ascii" if literal else "utf-8"
@@ -100,8 +116,8 @@ class OutgoingMessage:
     def as_bytes(self) -> bytes:
         """Serialise with CRLF line ends; Bcc is an envelope recipient, never a header."""
         headers = [
-            f"From: {_address(self.sender)}",
-            f"To: {_address(self.to)}",
+            f"From: {_address('From', self.sender)}",
+            f"To: {_address('To', self.to)}",
             _unstructured("Subject", self.subject),
             f"Date: {format_datetime(self.date)}",
             f"Message-ID: {_check_header('Message-ID', self.message_id)}",
@@ -127,10 +143,13 @@ class OutgoingMessage:
             f"--{boundary}",
             CRLF.join(text_headers),
             "",
-            text_body + f"--{boundary}",
+            # The line break before a boundary belongs to the boundary, not to the part.
+            text_body,
+            f"--{boundary}",
             CRLF.join(html_headers),
             "",
-            html_body + f"--{boundary}--",
+            html_body,
+            f"--{boundary}--",
             "",
         ]
         return CRLF.join(parts).encode("ascii")

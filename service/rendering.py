@@ -58,7 +58,6 @@ class Templates:
             lstrip_blocks=True,
             keep_trailing_newline=False,
         )
-        self._sources: dict[str, str | None] = {}
 
     def names(self) -> list[str]:
         """Every template name available (by its .txt file)."""
@@ -68,13 +67,21 @@ class Templates:
         return sorted(found)
 
     def source(self, filename: str) -> str | None:
-        """The source text of a template file, or None if there is none."""
-        if filename not in self._sources:
-            try:
-                self._sources[filename] = self.env.loader.get_source(self.env, filename)[0]
-            except jinja2.TemplateNotFound:
-                self._sources[filename] = None
-        return self._sources[filename]
+        """The source text of a template file, or None if there is none.
+
+        Read afresh each time: a running worker must see the user's edits (and new overrides),
+        or its source_hash would not change when the template does.
+        """
+        found = self._find(filename)
+        return found[0] if found else None
+
+    def _find(self, filename: str) -> tuple[str, str] | None:
+        """The source and the path of the file that `filename` resolves to now."""
+        try:
+            text, path, _ = self.env.loader.get_source(self.env, filename)
+        except jinja2.TemplateNotFound:
+            return None
+        return text, path
 
     def source_hash(self, name: str, context: dict) -> str:
         """Changes whenever the template files or the data they are rendered from change."""
@@ -114,7 +121,13 @@ class Templates:
 
     def _load(self, filename: str) -> jinja2.Template:
         try:
-            return self.env.get_template(filename)
+            template = self.env.get_template(filename)
+            found = self._find(filename)
+            if found and template.filename != found[1]:
+                # An override was added since the shipped template was cached: use the override.
+                self.env.cache.clear()
+                template = self.env.get_template(filename)
+            return template
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(
                 f"template {exc.filename or filename} line {exc.lineno}: {exc.message}"

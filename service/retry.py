@@ -20,7 +20,9 @@ def next_attempt(
     so retries spread out instead of hammering a struggling server in step.
     """
     low = minimum.total_seconds()
-    high = min(maximum.total_seconds(), low * 2 ** max(1, attempt))
+    # The exponent is capped: 2.0**1024 overflows a float, and a long retry lifetime with a
+    # short maximum wait can reach that many attempts.
+    high = min(maximum.total_seconds(), low * 2 ** min(max(1, attempt), 64))
     return now + timedelta(seconds=rng.uniform(low, max(low, high)))
 
 
