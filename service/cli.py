@@ -341,15 +341,16 @@ def cancel_cmd(app: App, followup_ids: tuple[int, ...]) -> None:
 
 @cli.command("preview")
 @click.argument("followup_id", type=int)
+@click.option("--raw", is_flag=True, help="The exact bytes on the wire (encoded), not decoded.")
 @pass_app
-def preview_cmd(app: App, followup_id: int) -> None:
-    """Print the exact message that would go out, with any warnings."""
+def preview_cmd(app: App, followup_id: int, raw: bool) -> None:
+    """Print the message that would go out, with any warnings."""
     from service import followups
 
     preview = followups.preview(app.settings, app.ready_db(), followup_id, app.now())
     for warning in preview.warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(preview.text)
+    click.echo(preview.raw if raw else preview.text)
 
 
 @cli.command("send-test")

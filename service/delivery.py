@@ -24,8 +24,9 @@ from service.composer import compose, context_for, outgoing, peers_of, thread_of
 from service.config import Settings
 from service.db import Database
 from service.errors import FollowupError, StateConflict, TemplateError
-from service.messages import new_message_id
+from service.messages import OutgoingMessage, new_message_id
 from service.models import FollowUp, Interview, Status
+from service.rendering import Templates
 from service.retry import gave_up, next_attempt
 from service.transport import (
     SESSION_PHASES,
@@ -52,7 +53,7 @@ class Claim:
     to: str
     first_attempt_at: datetime
     outbox_name: str
-    message: object = None
+    message: OutgoingMessage
 
 
 @dataclass
@@ -75,7 +76,6 @@ class Summary:
     expired: int = 0
     flagged: int = 0
     prepared: int = 0
-    errors: list[str] = field(default_factory=list)
 
     @property
     def handled(self) -> int:
@@ -105,10 +105,8 @@ class Delivery:
         *,
         actor: str | None = None,
         rng: random.Random | None = None,
-        templates=None,
+        templates: Templates | None = None,
     ):
-        from service.rendering import Templates
-
         self.settings = settings
         self.db = db
         self.actor = actor or events.actor_name("worker")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from email import message_from_bytes, policy
 
 from sqlalchemy.orm import selectinload
 
@@ -94,7 +95,10 @@ def cancel(db: Database, followup_id: int, now: datetime, *, actor: str) -> None
 
 @dataclass
 class Preview:
+    #: A comment line, the headers as they go out, then the decoded text (and HTML) to read.
     text: str
+    #: The exact bytes on the wire (CRLF, encoded), as `followup preview --raw` shows them.
+    raw: str
     warnings: list[str]
 
 
@@ -123,10 +127,27 @@ def preview(settings: Settings, db: Database, followup_id: int, now: datetime) -
         header = f"# follow-up {followup_id} ({row.step}), status {row.status}"
         # Nothing of the preview is stored: the row's fields were only borrowed to build it.
         session.rollback()
-    data = message.as_bytes().decode("ascii")
+    data = message.as_bytes()
     if message.recipients()[1:]:
         header += f", Bcc {', '.join(message.recipients()[1:])}"
-    return Preview(text=header + "\n" + data.replace("\r\n", "\n"), warnings=warnings)
+    raw = header + "\n" + data.decode("ascii").replace("\r\n", "\n")
+    return Preview(text=header + "\n" + readable(data), raw=raw, warnings=warnings)
+
+
+def readable(data: bytes) -> str:
+    """A message as a person reads it: decoded headers, then the decoded text and HTML parts."""
+    parsed = message_from_bytes(data, policy=policy.default)
+    lines = [
+        f"{name}: {parsed[name]}"
+        for name in ("From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References")
+        if parsed[name] is not None
+    ]
+    text = parsed.get_body(("plain",))
+    lines += ["", text.get_content().replace("\r\n", "\n").rstrip("\n")]
+    html = parsed.get_body(("html",))
+    if html is not None:
+        lines += ["", "----- HTML alternative -----", html.get_content().replace("\r\n", "\n")]
+    return "\n".join(lines) + "\n"
 
 
 def send_test(settings: Settings, to: str | None, now: datetime) -> str:
