@@ -51,6 +51,13 @@ def loadavg() -> str:
         return "?"
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), in seconds, from /proc/PID/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # stat(5) fields 14, 15
+
+
 def percentile(values: Sequence[float], p: float) -> float:
     """Nearest-rank percentile (p in 0..100) of a non-empty sequence."""
     ordered = sorted(values)
@@ -102,6 +109,10 @@ class SinkProcess:
         with self.path.open(encoding="utf-8") as fh:
             lines = fh.read().splitlines()
         return [json.loads(line) for line in lines[start:] if line]
+
+    def cpu(self) -> float:
+        """CPU seconds the sink has used so far."""
+        return cpu_seconds(self.proc.pid)
 
     def count(self) -> int:
         with self.path.open("rb") as fh:

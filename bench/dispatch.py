@@ -149,9 +149,10 @@ def raw_messages(n: int, subject: str, body: str) -> list[bytes]:
     ]
 
 
-def run_raw(sink: SinkProcess, messages: list[bytes]) -> float:
+def run_raw(sink: SinkProcess, messages: list[bytes], cpu_used: dict[str, float]) -> float:
     """Seconds to send them all with smtplib on one connection (connect and QUIT included)."""
     mark = sink.count()
+    cpu, sink_cpu = time.process_time(), sink.cpu()
     start = time.perf_counter()
     conn = smtplib.SMTP("127.0.0.1", sink.port, timeout=30)
     conn.ehlo()
@@ -159,6 +160,8 @@ def run_raw(sink: SinkProcess, messages: list[bytes]) -> float:
         conn.sendmail("ada@candidate.example", [f"p{n + 1}@acme.example"], data)
     conn.quit()
     elapsed = time.perf_counter() - start
+    cpu_used["raw"] = cpu_used.get("raw", 0.0) + time.process_time() - cpu
+    cpu_used["sink"] = cpu_used.get("sink", 0.0) + sink.cpu() - sink_cpu
     received = sink.records(mark)
     mids = {r["mid"] for r in received}
     if len(received) != len(messages) or len(mids) != len(messages):
@@ -219,6 +222,7 @@ def run_followup(
     worker = Worker(settings, db, clock=lambda: datetime.now(UTC) + shift)
     mark = sink.count()
     with phase_timer(phases):
+        cpu, sink_cpu = time.process_time(), sink.cpu()
         start = time.perf_counter()
         if profile is not None:
             profile.enable()
@@ -226,8 +230,11 @@ def run_followup(
         if profile is not None:
             profile.disable()
         elapsed = time.perf_counter() - start
+        cpu, sink_cpu = time.process_time() - cpu, sink.cpu() - sink_cpu
     phases["total"] = phases.get("total", 0.0) + elapsed
-    if summary.sent != n or summary.handled != n or summary.errors:
+    phases["cpu"] = phases.get("cpu", 0.0) + cpu
+    phases["sink"] = phases.get("sink", 0.0) + sink_cpu
+    if summary.sent != n or summary.handled != n or getattr(summary, "errors", None):
         raise CorrectnessError(f"the worker's pass: {summary}, expected {n} sent")
     mids = [r["mid"] for r in sink.records(mark)]
     with db.transaction() as session:
@@ -253,6 +260,7 @@ def bench_backend(backend: str, args, folder: Path) -> dict:
     profile = cProfile.Profile() if args.profile else None
     raw_s, followup_s = [], []
     phases: dict[str, float] = {}
+    raw_cpu: dict[str, float] = {}
     try:
         with database(backend, folder) as url:
             t0 = time.perf_counter()
@@ -274,15 +282,15 @@ def bench_backend(backend: str, args, folder: Path) -> dict:
                     f"them (review.prepare_due, {args.approve} approval) in {t2 - t1:.1f} s",
                     flush=True,
                 )
-                run_raw(sink, raw_messages(min(n, 200), subject, body))  # warm the sink up
+                run_raw(sink, raw_messages(min(n, 200), subject, body), {})  # warm the sink up
                 seen: set[str] = set()
                 for k in range(repeat):
-                    raw_s.append(run_raw(sink, raw_messages(n, subject, body)))
+                    raw_s.append(run_raw(sink, raw_messages(n, subject, body), raw_cpu))
                     shift = timedelta(hours=k)
                     followup_s.append(
                         run_followup(settings, db, sink, n, shift, seen, profile, phases)
                     )
-                raw_s.append(run_raw(sink, raw_messages(n, subject, body)))
+                raw_s.append(run_raw(sink, raw_messages(n, subject, body), raw_cpu))
                 with db.transaction() as session:
                     unsent = session.scalar(
                         select(func.count())
@@ -308,6 +316,8 @@ def bench_backend(backend: str, args, folder: Path) -> dict:
         "followup": [n / s for s in followup_s],
         "size": len(raw_messages(1, subject, body)[0]),
         "phases": phases,
+        "raw_cpu": raw_cpu["raw"] / (n * (repeat + 1)),
+        "raw_sink_cpu": raw_cpu["sink"] / (n * (repeat + 1)),
     }
 
 
@@ -345,12 +355,24 @@ def main(argv: list[str] | None = None) -> int:
         help="run the follow-up pass under cProfile and print the TOP functions (its throughput "
         "then includes the profiler's overhead)",
     )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        metavar="SECONDS",
+        help="an experiment: sys.setswitchinterval() for this process (Python's default is "
+        "0.005), to see how much of the gap is threads waiting for the GIL",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.n <= 20000 or not 1 <= args.repeat <= 10:
         parser.error("--n must be between 1 and 20000, --repeat between 1 and 10")
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
 
-    print(f"dispatch benchmark: N={args.n}, {machine()}")
+    print(
+        f"dispatch benchmark: N={args.n}, {machine()}, GIL switch interval "
+        f"{sys.getswitchinterval() * 1000:g} ms"
+    )
     print(f"postgres server: {_common.PG_ADMIN.rsplit('/', 1)[0]}; load average {loadavg()}")
     results = []
     with tempfile.TemporaryDirectory(prefix="followup-bench-") as tmp:
@@ -387,19 +409,25 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"\nload average at the end: {loadavg()} (anything above ~0.5 means other work competed)")
     print(table(rows))
-    print("\nbusy time per message in the follow-up runs (all runs; wall = the timed run):")
+    print("\nper message (all runs): wall time, CPU used, and busy time of the service's phases")
     for r in results:
         per = 1e6 / (args.n * args.repeat)
         total = r["phases"].pop("total")
-        parts = [f"wall {total * per:.0f} us"] + [
+        cpu, sink_cpu = r["phases"].pop("cpu"), r["phases"].pop("sink")
+        phases = ", ".join(
             f"{name} {v * per:.0f} us ({100 * v / total:.0f}%)" for name, v in r["phases"].items()
-        ]
-        print(f"  {r['backend']}: " + ", ".join(parts))
+        )
+        print(
+            f"  {r['backend']} raw:      wall {1e6 / statistics.median(r['raw']):.0f} us; "
+            f"CPU: ours {1e6 * r['raw_cpu']:.0f} us, sink {1e6 * r['raw_sink_cpu']:.0f} us"
+        )
+        print(
+            f"  {r['backend']} followup: wall {total * per:.0f} us; "
+            f"CPU: ours {cpu * per:.0f} us, sink {sink_cpu * per:.0f} us; {phases}"
+        )
     print(
-        "  (the service may run these in different threads at once, so they can add up to more\n"
-        "  than the wall time; raw smtplib takes "
-        + ", ".join(f"{1e6 / statistics.median(r['raw']):.0f} us" for r in results)
-        + " a message)"
+        "  (phases may run in different threads at once, so they can add up to more than the\n"
+        "  wall time; CPU is process time of this process (all threads) and of the sink)"
     )
     print(
         f"\nmedian (min-max) of {args.repeat} follow-up runs and {args.repeat + 1} raw runs, "

@@ -29,6 +29,7 @@ from pathlib import Path
 from _common import (
     PG_ADMIN,
     REPO,
+    cpu_seconds,
     database,
     loadavg,
     machine,
@@ -51,18 +52,10 @@ WORKER_IMPORTS = {
     f"alembic.runtime.migration, {driver}"
     for backend, driver in (("sqlite", "sqlite3"), ("postgres", "psycopg"))
 }
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class CorrectnessError(Exception):
     pass
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), in seconds."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
 
 
 def memory_kb(pid: int) -> dict[str, int]:

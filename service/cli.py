@@ -55,6 +55,11 @@ class App:
     def actor(self, role: str = "cli") -> str:
         return events.actor_name(role)
 
+    def close(self) -> None:
+        """Give back database connections when the command ends."""
+        if "db" in self.__dict__:
+            self.db.dispose()
+
 
 pass_app = click.make_pass_decorator(App)
 
@@ -70,6 +75,7 @@ def emit(data) -> None:
 def cli(ctx: click.Context, debug: bool) -> None:
     """followup: sends your interview follow-up emails on time, in good form, never twice."""
     ctx.obj = App(debug=debug)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @cli.command("migrate")
