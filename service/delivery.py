@@ -25,7 +25,7 @@ from service.config import Settings
 from service.db import Database
 from service.errors import FollowupError, StateConflict, TemplateError
 from service.messages import OutgoingMessage, new_message_id
-from service.models import FollowUp, Interview, Status
+from service.models import LIVE, FollowUp, Interview, Status
 from service.rendering import Templates
 from service.retry import gave_up, next_attempt
 from service.transport import (
@@ -148,10 +148,7 @@ class Delivery:
         with self.db.transaction() as session:
             rows = session.execute(
                 select(FollowUp.id, FollowUp.status).where(
-                    FollowUp.status.in_(
-                        [Status.PLANNED, Status.PENDING_REVIEW, Status.APPROVED, Status.DEFERRED]
-                    ),
-                    FollowUp.expires_at <= now,
+                    FollowUp.status.in_(LIVE), FollowUp.expires_at <= now
                 )
             ).all()
             for fid, status in rows:
@@ -220,7 +217,9 @@ class Delivery:
                 if prepared is not None:
                     claims.append(prepared[0])
                     changes.append(prepared[1])
-            events.transition_many(session, changes, Status.SENDING, now, actor=self.actor)
+            events.transition_many(
+                session, changes, Status.SENDING, now, actor=self.actor, sync=False
+            )
         return claims
 
     def _prepare(
@@ -584,77 +583,81 @@ class Delivery:
     ) -> None:
         """Send batch after batch; the next batch is claimed while the current one is on the wire.
 
-        The wire mostly waits for the server and the claim mostly uses the CPU, so the two
-        overlap well. Only this thread touches the database (one connection, no lock waits);
-        the sending thread only talks SMTP. At most two batches are claimed at a time, which
-        bounds what a crash can leave `uncertain`.
+        The wire mostly waits for the server; claiming the next batch and recording the outcomes
+        of the previous one mostly use the CPU, so they overlap. Only this thread touches the
+        database (one connection, no lock waits); the sending thread only talks SMTP. At most
+        two batches are between their claim and their recorded outcome, which bounds what a
+        crash can leave `uncertain` (they are never resent by themselves).
         """
         claims = self.claim(clock(), self.settings.batch_size)
+        done: Transmission | None = None
         while claims:
             box: dict[str, Transmission] = {}
             wire = threading.Thread(target=self._transmit_into, args=(box, claims, clock, stop))
             wire.start()
             try:
+                if done is not None:  # the previous batch's outcomes, while this one is sent
+                    self.record(done, summary, clock())
+                    done = None
                 upcoming = [] if _stopping(stop) else self.claim(clock(), self.settings.batch_size)
-            finally:
+            except BaseException:
                 wire.join()
+                if "done" in box:  # what the server accepted is recorded, come what may
+                    self.record(box["done"], summary, clock())
+                raise
+            wire.join()
             if "done" not in box:
                 # The sending thread died of a bug: which messages went out is unknown, so the
                 # batch stays `sending` and its lease turns it `uncertain` for the user.
                 self.release(upcoming, clock(), "not sent: the batch before it was interrupted")
                 raise FollowupError("sending stopped unexpectedly; see the log above")
             done = box["done"]
-            self.record(done, summary, clock())
             if _stopping(stop) or done.transport_down:
+                self.record(done, summary, clock())
                 reason = "worker stopping" if _stopping(stop) else "the mail server is unreachable"
                 self.release(upcoming, clock(), f"{reason}: not sent, goes at the next pass")
                 return
-            # Recording may have made more due (a note to the user about a failure).
-            claims = upcoming or self.claim(clock(), self.settings.batch_size)
+            if not upcoming:
+                # Recording may make more due (a note to the user about a failure).
+                self.record(done, summary, clock())
+                done = None
+                upcoming = self.claim(clock(), self.settings.batch_size)
+            claims = upcoming
+        if done is not None:
+            self.record(done, summary, clock())
 
     def next_wake(self, now: datetime) -> datetime | None:
-        """The next moment something becomes due: a send, a retry, an expiry, a lease."""
-        lead = self.settings.review_lead
+        """The next moment something becomes due: a send, a retry, an expiry, a lease.
+
+        Each question is its own MIN over an indexed column, so an idle worker stays cheap with
+        many follow-ups planned far ahead.
+        """
+        planned, approved = Status.PLANNED, Status.APPROVED
+
+        def earliest(session: Session, column, *conditions) -> datetime | None:
+            return session.scalar(select(func.min(column)).where(*conditions))
+
         with self.db.transaction() as session:
             candidates = [
-                session.scalar(
-                    select(func.min(FollowUp.due_at)).where(
-                        or_(
-                            and_(FollowUp.status == Status.PLANNED, FollowUp.review.is_(False)),
-                            FollowUp.status == Status.APPROVED,
-                        )
-                    )
-                ),
-                session.scalar(
-                    select(func.min(FollowUp.retry_at)).where(FollowUp.status == Status.DEFERRED)
-                ),
-                session.scalar(
-                    select(func.min(FollowUp.expires_at)).where(
-                        FollowUp.status.in_(
-                            [
-                                Status.PLANNED,
-                                Status.PENDING_REVIEW,
-                                Status.APPROVED,
-                                Status.DEFERRED,
-                            ]
-                        )
-                    )
-                ),
-                session.scalar(
-                    select(func.min(FollowUp.sending_started_at)).where(
-                        FollowUp.status == Status.SENDING
-                    )
+                earliest(session, FollowUp.due_at, FollowUp.status == planned, ~FollowUp.review),
+                earliest(session, FollowUp.due_at, FollowUp.status == approved),
+                earliest(session, FollowUp.retry_at, FollowUp.status == Status.DEFERRED),
+                earliest(
+                    session,
+                    FollowUp.expires_at,
+                    FollowUp.expires_at.is_not(None),
+                    FollowUp.status.in_(LIVE),
                 ),
             ]
+            started = earliest(
+                session, FollowUp.sending_started_at, FollowUp.status == Status.SENDING
+            )
+            candidates.append(started + self.settings.send_lease if started else None)
             if self.settings.review:
-                first_review = session.scalar(
-                    select(func.min(FollowUp.due_at)).where(
-                        FollowUp.status == Status.PLANNED, FollowUp.review.is_(True)
-                    )
+                first = earliest(
+                    session, FollowUp.due_at, FollowUp.status == planned, FollowUp.review
                 )
-                candidates.append(first_review - lead if first_review else None)
-        if candidates[3] is not None:
-            candidates[3] = candidates[3] + self.settings.send_lease
+                candidates.append(first - self.settings.review_lead if first else None)
         times = [c for c in candidates if c is not None]
         if not times:
             return None

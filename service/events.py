@@ -161,6 +161,7 @@ def transition_many(
     *,
     actor: str,
     kind: str | None = None,
+    sync: bool = True,
 ) -> None:
     """Many guarded transitions in two statements: one executemany UPDATE, one INSERT of events.
 

@@ -58,6 +58,7 @@ class Templates:
             lstrip_blocks=True,
             keep_trailing_newline=False,
         )
+        self._read: dict[tuple[str, int, int], str] = {}
 
     def names(self) -> list[str]:
         """Every template name available (by its .txt file)."""
@@ -76,12 +77,24 @@ class Templates:
         return found[0] if found else None
 
     def _find(self, filename: str) -> tuple[str, str] | None:
-        """The source and the path of the file that `filename` resolves to now."""
-        try:
-            text, path, _ = self.env.loader.get_source(self.env, filename)
-        except jinja2.TemplateNotFound:
-            return None
-        return text, path
+        """The source and the path of the file that `filename` resolves to now.
+
+        A stat per call finds edits and new overrides; the text is read again only when the
+        file's modification time or size changed.
+        """
+        for folder in self.dirs:
+            path = folder / filename
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            key = (str(path), stat.st_mtime_ns, stat.st_size)
+            text = self._read.get(key)
+            if text is None:
+                text = path.read_text(encoding="utf-8")
+                self._read[key] = text
+            return text, str(path)
+        return None
 
     def source_hash(self, name: str, context: dict) -> str:
         """Changes whenever the template files or the data they are rendered from change."""

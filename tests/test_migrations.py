@@ -81,3 +81,13 @@ def test_followup_migrate_is_idempotent_and_keeps_the_data(empty_url, empty_db, 
     with empty_db.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Interview)).scalar_one() == 1
     assert run("schedule", env=env).code == 0
+
+
+def test_the_code_knows_the_newest_migration():
+    """`require_migrated` compares with SCHEMA_REVISION instead of asking Alembic."""
+    from alembic.script import ScriptDirectory
+
+    from service.db import SCHEMA_REVISION, alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head == SCHEMA_REVISION
