@@ -9,7 +9,7 @@ from functools import cached_property
 
 import click
 
-from service import __version__, events, formatting, interviews
+from service import __version__, events, formatting
 from service.config import Settings, load_settings
 from service.db import Database, migrate, require_migrated
 from service.errors import FollowupError, UsageError
@@ -142,6 +142,8 @@ def interview_group() -> None:
 
 
 def _show(app: App, interview_id: int, as_json: bool) -> None:
+    from service import interviews
+
     interview, followups = interviews.get_interview(app.db, interview_id)
     if as_json:
         emit(formatting.interview_json(interview, followups, app.me))
@@ -154,6 +156,8 @@ def _show(app: App, interview_id: int, as_json: bool) -> None:
 @pass_app
 def interview_add(app: App, as_json: bool, contacts, questions, decision_date, **fields) -> None:
     """Record an interview and plan its follow-ups."""
+    from service import interviews
+
     data = interviews.parse_input(
         contacts=contacts,
         questions=questions,
@@ -182,6 +186,8 @@ def interview_update(
     **fields,
 ) -> None:
     """Change an interview; its pending follow-ups are re-timed to match."""
+    from service import interviews
+
     db = app.ready_db()
     existing, _ = interviews.get_interview(db, interview_id)
     data = interviews.parse_input(
@@ -233,6 +239,8 @@ def interview_show(app: App, interview_id: int, as_json: bool) -> None:
 @pass_app
 def interview_list(app: App, as_json: bool) -> None:
     """List interviews, oldest first."""
+    from service import interviews
+
     rows = interviews.list_interviews(app.ready_db())
     if as_json:
         emit([formatting.interview_json(i, None, app.me) for i in rows])
@@ -271,6 +279,8 @@ def interview_list(app: App, as_json: bool) -> None:
 @pass_app
 def interview_close(app: App, interview_id: int, outcome: str, as_json: bool) -> None:
     """Close an interview; follow-ups that have not gone out are cancelled."""
+    from service import interviews
+
     count = interviews.close_interview(
         app.ready_db(), interview_id, outcome, app.now(), actor=app.actor()
     )
@@ -289,6 +299,8 @@ def interview_close(app: App, interview_id: int, outcome: str, as_json: bool) ->
 @pass_app
 def schedule_cmd(app: App, include_all: bool, as_json: bool) -> None:
     """Upcoming follow-ups, soonest first."""
+    from service import interviews
+
     rows = interviews.list_followups(app.ready_db(), include_all=include_all)
     if as_json:
         emit([formatting.followup_json(f, app.me) for f in rows])

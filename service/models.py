@@ -135,7 +135,8 @@ class FollowUp(Base):
         Index("ix_followups_status_due", "status", "due_at"),
         Index("ix_followups_status_retry", "status", "retry_at"),
         Index("ix_followups_thread", "interview_id", "contact_id"),
-        Index("ix_followups_expires", "expires_at"),
+        Index("ix_followups_status_expires", "status", "expires_at"),
+        Index("ix_followups_status_started", "status", "sending_started_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -9,8 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 from email.headerregistry import Address
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from email_validator import EmailNotValidError, validate_email
-
 from service.errors import UsageError
 
 # Line and paragraph separators are not control characters to unicodedata ("Zl", "Zp") but mail
@@ -61,6 +59,9 @@ def clean_text(value: str | None, field: str, *, max_len: int = 20_000) -> str:
 
 def check_email(value: str, field: str = "address") -> str:
     """Return a syntactically valid, normalised email address or raise UsageError."""
+    # Imported here: the long-running worker never validates input and need not carry it.
+    from email_validator import EmailNotValidError, validate_email
+
     value = clean_line(value, field, max_len=254)
     try:
         result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
