@@ -111,10 +111,17 @@ class Delivery:
         self.db = db
         self.actor = actor or events.actor_name("worker")
         self.rng = rng or random.Random()
-        self.templates = templates or Templates(settings.templates_dir)
+        self._templates = templates
         self.transport = (
             SmtpTransport(settings.smtp) if settings.smtp else OutboxTransport(settings.outbox_dir)
         )
+
+    @property
+    def templates(self) -> Templates:
+        """The template set, made when first needed (an idle worker never needs it)."""
+        if self._templates is None:
+            self._templates = Templates(self.settings.templates_dir)
+        return self._templates
 
     # --- housekeeping ---------------------------------------------------------------------
 

@@ -9,15 +9,16 @@ import traceback
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
 from service.db import data_dir
 from service.errors import TemplateError
 from service.models import Contact, Interview
 from service.validation import Mailbox, clean_line
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class Templates:
     """The template set: the user's overrides first, then the shipped defaults."""
 
     def __init__(self, override_dir: Path | None = None):
+        # Jinja is imported when templates are first needed: an idle worker does without it.
+        import jinja2
+        from jinja2.sandbox import SandboxedEnvironment
+
         self.dirs = [d for d in (override_dir, default_templates_dir()) if d is not None]
         self.env = SandboxedEnvironment(
             loader=jinja2.FileSystemLoader([str(d) for d in self.dirs]),
@@ -133,6 +138,8 @@ class Templates:
         self.render(name, context)
 
     def _load(self, filename: str) -> jinja2.Template:
+        import jinja2
+
         try:
             template = self.env.get_template(filename)
             found = self._find(filename)
@@ -147,6 +154,8 @@ class Templates:
             ) from None
 
     def _block(self, template: jinja2.Template, block: str, context: dict) -> str:
+        import jinja2
+
         if block not in template.blocks:
             raise TemplateError(
                 f"template {template.filename} has no {{% block {block} %}}...{{% endblock %}}"
