@@ -11,9 +11,6 @@ from sqlalchemy import text
 from service.db import Database
 
 PASSWORD = "s3cret-Pa55word!"
-#: For checks that never touch the database (configuration, templates, SMTP): one kind is
-#: enough, and test_every_problem_is_reported_at_once runs them together on both.
-sqlite_only = pytest.mark.parametrize("backend", ["sqlite"])
 
 
 def lines(result) -> dict[str, str]:
@@ -82,7 +79,6 @@ def test_unmigrated_database_says_to_migrate(workdir, run, empty_db_url):
     assert run("doctor", env={"FOLLOWUP_DATABASE_URL": empty_db_url}).code == 0
 
 
-@sqlite_only
 def test_template_override_with_a_syntax_error_names_file_and_line(workdir, run, monkeypatch):
     folder = workdir / "my-templates"
     folder.mkdir()
@@ -101,7 +97,6 @@ def test_template_override_with_a_syntax_error_names_file_and_line(workdir, run,
     assert lines(result)["template status_check"] == "ok"
 
 
-@sqlite_only
 def test_broken_review_digest_is_reported_when_review_is_on(workdir, run, monkeypatch):
     folder = workdir / "my-templates"
     folder.mkdir()
@@ -120,7 +115,6 @@ def test_broken_review_digest_is_reported_when_review_is_on(workdir, run, monkey
     assert run("doctor", env={"FOLLOWUP_REVIEW": "on"}).code == 0
 
 
-@sqlite_only
 def test_missing_sender_is_a_failure_with_a_hint(workdir, run, monkeypatch):
     monkeypatch.delenv("FOLLOWUP_FROM")
     result = run("doctor")
@@ -130,7 +124,6 @@ def test_missing_sender_is_a_failure_with_a_hint(workdir, run, monkeypatch):
     assert 'hint: set FOLLOWUP_FROM="' in line
 
 
-@sqlite_only
 def test_smtp_server_that_is_down_is_a_failure_naming_host_and_port(workdir, run):
     env = dead_smtp()
     result = run("doctor", env=env)
@@ -142,7 +135,6 @@ def test_smtp_server_that_is_down_is_a_failure_naming_host_and_port(workdir, run
     assert "hint: check FOLLOWUP_SMTP_*" in line
 
 
-@sqlite_only
 def test_smtp_password_is_never_shown(workdir, run):
     env = dead_smtp(
         FOLLOWUP_SMTP_SECURITY="starttls",
@@ -254,7 +246,6 @@ def test_preview_of_an_unknown_id_is_one_line_and_exit_2(workdir, run, immediate
 # --- send-test ----------------------------------------------------------------------------------
 
 
-@sqlite_only
 def test_send_test_delivers_one_message_to_the_user(workdir, run, mailserver):
     result = run("send-test", env=mailserver.env())
     assert result.code == 0, result.err
@@ -273,7 +264,6 @@ def test_send_test_delivers_one_message_to_the_user(workdir, run, mailserver):
     assert "your mail settings work" in msg.get_body(("plain",)).get_content()
 
 
-@sqlite_only
 def test_send_test_to_a_dead_server_says_so(workdir, run):
     env = dead_smtp()
     result = run("send-test", env=env)
