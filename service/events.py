@@ -194,10 +194,10 @@ def transition_many(
         raise StateConflict(
             f"{len(changes) - result.rowcount} of {len(changes)} follow-ups changed under a lock"
         )
-    for c in changes:
-        _sync_loaded(
-            session, c["id"], {"status": str(to), "updated_at": now} | {k: c[k] for k in keys}
-        )
+    if sync:  # a caller that brought its loaded rows up to date itself skips this
+        for c in changes:
+            values = {"status": str(to), "updated_at": now} | {k: c[k] for k in keys}
+            _sync_loaded(session, c["id"], values)
     session.execute(
         insert(Event),
         [

@@ -332,10 +332,13 @@ def approve(
                 approved_at=now,
                 last_error=None,
             )
-        except StateConflict:
+        except StateConflict as conflict:
+            current = session.scalar(select(FollowUp.status).where(FollowUp.id == followup_id))
+            if current != Status.PENDING_REVIEW:
+                raise  # someone else decided first: say what it became
             raise StateConflict(
                 f"follow-up {followup_id} changed since you saw it: review it again"
-            ) from None
+            ) from conflict
 
 
 def reject(db: Database, followup_id: int, now: datetime, *, actor: str) -> None:
