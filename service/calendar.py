@@ -127,7 +127,3 @@ def add_calendar_days(moment: datetime, count: int, zone: ZoneInfo) -> datetime:
     local = require_aware(moment, "moment").astimezone(zone)
     wall = datetime.combine(local.date() + timedelta(days=count), local.time().replace(tzinfo=None))
     return local_to_utc(wall, zone)
-
-
-def to_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)

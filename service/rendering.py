@@ -133,10 +133,6 @@ class Templates:
             raise TemplateError(f"template {name}.txt renders an empty body")
         return Rendered(subject, text, html, self.source_hash(name, context))
 
-    def check(self, name: str, context: dict) -> None:
-        """Raise TemplateError if the template does not parse or render with context."""
-        self.render(name, context)
-
     def _load(self, filename: str) -> jinja2.Template:
         import jinja2
 

@@ -7,7 +7,6 @@ import logging
 import os
 import re
 import smtplib
-import socket
 import ssl
 import tempfile
 from dataclasses import dataclass, field
@@ -279,7 +278,3 @@ class OutboxTransport:
 
     def close(self, quit: bool = True) -> None:
         pass
-
-
-def local_hostname() -> str:
-    return socket.getfqdn()
