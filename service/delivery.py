@@ -552,17 +552,8 @@ class Delivery:
         )
         if existing is not None:
             return
-        session.add(notice)
-        session.flush()
-        events.record(
-            session,
-            now,
-            "planned",
-            actor=self.actor,
-            interview_id=row.interview_id,
-            followup_id=notice.id,
-            to_status=Status.PLANNED,
-            detail=f"tells you follow-up {row.id} failed",
+        events.add_planned(
+            session, notice, now, actor=self.actor, detail=f"tells you follow-up {row.id} failed"
         )
 
     # --- one pass -------------------------------------------------------------------------

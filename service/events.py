@@ -56,6 +56,24 @@ def record(
     )
 
 
+def add_planned(
+    session: Session, row: FollowUp, now: datetime, *, actor: str, detail: Any = None
+) -> None:
+    """Store a new follow-up and log its `planned` event (its first state change)."""
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        now,
+        "planned",
+        actor=actor,
+        interview_id=row.interview_id,
+        followup_id=row.id,
+        to_status=row.status,
+        detail=detail,
+    )
+
+
 def transition(
     session: Session,
     followup_id: int,

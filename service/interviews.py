@@ -181,17 +181,8 @@ class Planner:
                     created_at=now,
                     updated_at=now,
                 )
-                session.add(row)
-                session.flush()
-                events.record(
-                    session,
-                    now,
-                    "planned",
-                    actor=actor,
-                    interview_id=interview.id,
-                    followup_id=row.id,
-                    to_status=row.status,
-                    detail={"due_at": item.due_at.isoformat()},
+                events.add_planned(
+                    session, row, now, actor=actor, detail={"due_at": item.due_at.isoformat()}
                 )
                 continue
             if row.status not in RETIMABLE:

@@ -189,14 +189,19 @@ def queue_digest(delivery, now: datetime) -> bool:
     me = settings.require_sender()
     with delivery.db.transaction() as session:
         serialize(session, "review_digest")
+        unannounced = session.scalar(
+            select(FollowUp.id)
+            .where(FollowUp.status == Status.PENDING_REVIEW, FollowUp.digest_notified_at.is_(None))
+            .limit(1)
+        )
+        if unannounced is None:  # the common case on a tick: nothing new to tell
+            return False
         waiting = session.scalars(
             select(FollowUp)
             .where(FollowUp.status == Status.PENDING_REVIEW)
             .options(selectinload(FollowUp.contact), selectinload(FollowUp.interview))
             .order_by(FollowUp.due_at, FollowUp.id)
         ).all()
-        if not any(f.digest_notified_at is None for f in waiting):
-            return False
         last = session.scalar(
             select(func.max(FollowUp.created_at)).where(FollowUp.step.like(f"{DIGEST_STEP}%"))
         )
@@ -223,16 +228,8 @@ def queue_digest(delivery, now: datetime) -> bool:
             rendered=rendered,
             now=now,
         )
-        session.add(digest)
-        session.flush()
-        events.record(
-            session,
-            now,
-            "planned",
-            actor=delivery.actor,
-            followup_id=digest.id,
-            to_status=Status.PLANNED,
-            detail=f"review digest of {len(waiting)}",
+        events.add_planned(
+            session, digest, now, actor=delivery.actor, detail=f"review digest of {len(waiting)}"
         )
         session.execute(
             update(FollowUp)
