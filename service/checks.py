@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 
 from service.models import FollowUp
+from service.names import read_name
+from service.rendering import Rendered
 
 _GREETING = re.compile(
     r"^\s*(?:dear|hi|hello|hey|good (?:morning|afternoon|evening))\s+([^,\n]+)", re.I
@@ -15,8 +17,11 @@ _BRACES = re.compile(r"\{\{|\}\}|\{%|%\}")
 
 @dataclass(frozen=True)
 class Finding:
+    """Something a careful person would stop at. Every finding holds a follow-up for the user's
+    review, even with review off: when in doubt, ask rather than guess."""
+
     message: str
-    #: A blocking finding stops approval and sending; the others are warnings.
+    #: A blocking finding stops approval too, until the text is edited.
     blocking: bool = False
 
 
@@ -35,16 +40,33 @@ def check_content(subject: str, text: str, html: str | None) -> list[Finding]:
     return findings
 
 
-def check_followup(f: FollowUp) -> list[Finding]:
-    """Every check for a rendered follow-up: content, greeting, recipient's domain."""
-    findings = check_content(f.subject or "", f.body_text or "", f.body_html)
+def check_followup(f: FollowUp, rendered: Rendered | None = None) -> list[Finding]:
+    """Every check for a rendered follow-up: content, greeting, recipient's domain.
+
+    `rendered` is text about to be stored; without it, the follow-up's stored text is checked.
+    """
+    if rendered is not None:
+        subject, text, html = rendered.subject, rendered.text, rendered.html
+    else:
+        subject, text, html = f.subject or "", f.body_text or "", f.body_html
+    findings = check_content(subject, text, html)
     contact = f.contact
     if contact is None or f.interview is None:
         return findings
-    match = _GREETING.search(f.body_text or "")
-    if match:
-        greeted = {w.lower().strip(".") for w in match.group(1).split()}
-        names = {w.lower().strip(".") for w in contact.name.split()}
+    if not contact.greeting:
+        name = read_name(contact.name)
+        if not name.certain:
+            findings.append(
+                Finding(
+                    f"the name {contact.name!r} does not say how to greet them ({name.doubt}): "
+                    f"check the greeting, or set one with `followup interview update "
+                    f"{f.interview_id} --greeting '{contact.email}=Dear ...'`"
+                )
+            )
+    match = _GREETING.search(text)
+    if match and not contact.greeting:
+        greeted = {w.lower().strip(".") for w in re.split(r"[\s,]+", match.group(1)) if w}
+        names = {w.lower().strip(".") for w in re.split(r"[\s,]+", contact.name) if w}
         if greeted and not greeted & names:
             findings.append(
                 Finding(

@@ -9,9 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.config import Settings
+from service.context import followup_context
 from service.messages import OutgoingMessage, reply_subject
 from service.models import DELIVERED, LIVE, FollowUp
-from service.rendering import Rendered, Templates, followup_context
+from service.rendering import Rendered, Templates
 from service.validation import Mailbox
 
 #: How many earlier Message-IDs a References header carries (the first and the latest ones).
@@ -140,7 +141,8 @@ def outgoing(f: FollowUp, settings: Settings, now: datetime) -> OutgoingMessage:
         text=f.body_text or "",
         html=f.body_html,
         message_id=f.message_id or "",
-        date=now,
+        # As the user's own mail client would write it: their local time and offset.
+        date=now.astimezone(settings.timezone),
         in_reply_to=f.in_reply_to,
         references=references,
         bcc=me if settings.bcc_self and f.contact is not None else None,

@@ -14,6 +14,46 @@ from dotenv import dotenv_values
 from service.errors import ConfigError, UsageError
 from service.validation import Mailbox, check_zone, parse_duration, parse_mailbox
 
+#: Every setting followup reads; any other FOLLOWUP_* name is a typo to warn about.
+KNOWN_SETTINGS = frozenset(
+    [
+        "ENV_FILE",
+        "DATA_DIR",
+        "DATABASE_URL",
+        "FROM",
+        "TIMEZONE",
+        "HOLIDAYS",
+        "PLAN",
+        "TEMPLATES_DIR",
+        "REVIEW",
+        "REVIEW_LEAD",
+        "DIGEST_INTERVAL",
+        "OUTBOX_DIR",
+        "SMTP_HOST",
+        "SMTP_PORT",
+        "SMTP_SECURITY",
+        "SMTP_USERNAME",
+        "SMTP_PASSWORD",
+        "SMTP_CA_FILE",
+        "SMTP_TIMEOUT",
+        "BCC_SELF",
+        "MAX_PER_HOUR",
+        "RETRY_MIN",
+        "RETRY_MAX",
+        "RETRY_LIFETIME",
+        "SEND_LEASE",
+        "TICK",
+        "BATCH_SIZE",
+        "LOG_LEVEL",
+    ]
+)
+#: Names the test suite and benchmarks use for themselves; not settings, not typos.
+NOT_SETTINGS_PREFIXES = ("FOLLOWUP_TEST_", "FOLLOWUP_BENCH_")
+#: A sender copied from the example file unchanged: never to be sent from over SMTP.
+PLACEHOLDER_DOMAINS = ("example.com", "example.org", "example.net")
+PLACEHOLDER_NAMES = ("your name",)
+#: Who outbox-mode mail is from until FOLLOWUP_FROM is set (.invalid can never be delivered).
+OUTBOX_PLACEHOLDER = Mailbox("Your Name", "you@example.invalid")
 SECURITY_CHOICES = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -41,6 +81,10 @@ class Settings:
     """Everything a command needs to know about its environment, read once when it runs."""
 
     workdir: Path
+    #: The .env file the settings came from (None: none found, the environment only).
+    env_file: Path | None
+    #: Where relative data paths (the SQLite file, the outbox) live.
+    data_dir: Path
     database_url: str = field(repr=False)  # it may carry the database password
     timezone: ZoneInfo
     sender: Mailbox | None
@@ -61,13 +105,41 @@ class Settings:
     tick: timedelta
     batch_size: int
     log_level: str
+    #: Things worth saying once, e.g. a misspelled FOLLOWUP_ name that is ignored.
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def sender_is_placeholder(self) -> bool:
+        """FOLLOWUP_FROM still says "Your Name <you@example.com>" or another example address."""
+        return self.sender is not None and (
+            self.sender.domain in PLACEHOLDER_DOMAINS
+            or self.sender.domain.endswith(".invalid")
+            or self.sender.name.strip().lower() in PLACEHOLDER_NAMES
+        )
+
+    def describe_env_file(self) -> str:
+        """Which .env was used, in words (for doctor and for errors about missing data)."""
+        if self.env_file is not None:
+            return f"settings from {self.env_file}"
+        return (
+            f"no .env found (looked for FOLLOWUP_ENV_FILE, {self.workdir / '.env'} and "
+            f"{user_env_file()}): settings from the environment only"
+        )
 
     def require_sender(self) -> Mailbox:
-        """The user's own mailbox, or a clear error saying how to set it."""
+        """The From of outgoing mail. In outbox mode (nothing leaves the machine) a placeholder
+        stands in until FOLLOWUP_FROM is set; over SMTP a missing or example sender is refused."""
+        if self.smtp is None:
+            return self.sender or OUTBOX_PLACEHOLDER
         if self.sender is None:
             raise ConfigError(
                 "FOLLOWUP_FROM is not set: set it in .env to your name and address, "
-                'e.g. FOLLOWUP_FROM="Ada Lovelace <ada@example.org>"'
+                'e.g. FOLLOWUP_FROM="Ada Lovelace <ada@fastmail.com>"'
+            )
+        if self.sender_is_placeholder:
+            raise ConfigError(
+                f"FOLLOWUP_FROM is still the example ({self.sender}): set your own name and "
+                "address in .env before sending through SMTP"
             )
         return self.sender
 
@@ -110,23 +182,31 @@ def _duration(env: Mapping[str, str], name: str, default: str) -> timedelta:
     return value
 
 
-def _path(env: Mapping[str, str], name: str, workdir: Path) -> Path | None:
+def _path(env: Mapping[str, str], name: str, base: Path) -> Path | None:
     raw = env.get(name, "").strip()
     if not raw:
         return None
     path = Path(raw).expanduser()
-    return path if path.is_absolute() else workdir / path
+    return path if path.is_absolute() else base / path
 
 
-def _database_url(env: Mapping[str, str], workdir: Path) -> str:
+def _database_url(env: Mapping[str, str], data_dir: Path) -> str:
     raw = env.get("FOLLOWUP_DATABASE_URL", "").strip()
     if not raw:
-        return f"sqlite:///{workdir / 'followup.db'}"
+        return f"sqlite:///{data_dir / 'followup.db'}"
+    if raw.startswith("sqlite:") and not raw.startswith("sqlite:///"):
+        raise ConfigError(
+            f"FOLLOWUP_DATABASE_URL={raw!r} is not accepted: use sqlite:///followup.db (a file "
+            "here) or sqlite:////absolute/path.db"
+        )
     if raw.startswith("sqlite:///") and not raw.startswith("sqlite:////"):
         rest = raw[len("sqlite:///") :]
-        if rest and rest != ":memory:":
-            return f"sqlite:///{workdir / rest}"
-        return raw
+        if not rest or rest.startswith(":memory:") or rest.startswith("?"):
+            raise ConfigError(
+                f"FOLLOWUP_DATABASE_URL={raw!r} is not accepted: that is a database in memory, "
+                "gone when the command ends; give a file, e.g. sqlite:///followup.db"
+            )
+        return f"sqlite:///{data_dir / rest}"
     if raw.startswith("postgres://"):
         raw = "postgresql://" + raw[len("postgres://") :]
     if raw.startswith("postgresql://"):
@@ -219,13 +299,78 @@ def _send_lease(env: Mapping[str, str], smtp: SmtpSettings | None) -> timedelta:
     return lease
 
 
-def read_environment(workdir: Path | None = None, environ: Mapping[str, str] | None = None) -> dict:
-    """Merge `.env` in workdir with the real environment; real variables win."""
+def user_env_file() -> Path:
+    """The user's own settings file: ~/.config/followup/.env on Linux."""
+    from platformdirs import user_config_path
+
+    return user_config_path("followup") / ".env"
+
+
+def find_env_file(workdir: Path, environ: Mapping[str, str]) -> Path | None:
+    """The .env to read, as command-line tools look for their settings: FOLLOWUP_ENV_FILE if
+    set, else ./.env, else the user's config folder; None if there is none."""
+    named = environ.get("FOLLOWUP_ENV_FILE", "").strip()
+    if named:
+        path = Path(named).expanduser()
+        path = path if path.is_absolute() else workdir / path
+        if not path.is_file():
+            raise ConfigError(f"FOLLOWUP_ENV_FILE={named} is not accepted: no such file")
+        return path
+    for candidate in (workdir / ".env", user_env_file()):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _data_dir(env: Mapping[str, str], workdir: Path, env_file: Path | None) -> Path:
+    """Where relative data paths live: FOLLOWUP_DATA_DIR; else next to a .env in the working
+    folder (or the one FOLLOWUP_ENV_FILE names); else the user's data folder, so running
+    followup from another folder never scatters databases around."""
+    given = _path(env, "FOLLOWUP_DATA_DIR", workdir)
+    if given is not None:
+        return given
+    if env_file is not None and (
+        env_file.parent == workdir or env.get("FOLLOWUP_ENV_FILE", "").strip()
+    ):
+        return env_file.parent
+    from platformdirs import user_data_path
+
+    return user_data_path("followup")
+
+
+def read_environment(
+    workdir: Path | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], Path | None]:
+    """Merge the .env file found (see find_env_file) with the real environment, which wins."""
     workdir = workdir or Path.cwd()
     environ = os.environ if environ is None else environ
-    merged = {k: v for k, v in dotenv_values(workdir / ".env").items() if v is not None}
+    env_file = find_env_file(workdir, environ)
+    merged: dict[str, str] = {}
+    if env_file is not None:
+        try:
+            values = dotenv_values(env_file, encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read {env_file}: {exc}") from None
+        merged = {k: v for k, v in values.items() if v is not None}
     merged.update({k: v for k, v in environ.items() if k.startswith("FOLLOWUP_")})
-    return merged
+    return merged, env_file
+
+
+def unknown_names(env: Mapping[str, str]) -> list[str]:
+    """A warning for each FOLLOWUP_* name that is no setting, with the closest real one."""
+    import difflib
+
+    known = [f"FOLLOWUP_{n}" for n in sorted(KNOWN_SETTINGS)]
+    found = []
+    for name in sorted(env):
+        if not name.startswith("FOLLOWUP_") or name in known:
+            continue
+        if name.startswith(NOT_SETTINGS_PREFIXES):
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        found.append(f"{name} is not a followup setting and is ignored{hint}")
+    return found
 
 
 def load_settings(
@@ -233,7 +378,9 @@ def load_settings(
 ) -> Settings:
     """Read and check every FOLLOWUP_* setting; a bad value raises ConfigError naming it."""
     workdir = (workdir or Path.cwd()).resolve()
-    env = read_environment(workdir, environ)
+    env, env_file = read_environment(workdir, environ)
+    config_dir = env_file.parent if env_file is not None else workdir
+    data_dir = _data_dir(env, workdir, env_file)
 
     zone_name = env.get("FOLLOWUP_TIMEZONE", "").strip() or _default_zone()
     try:
@@ -254,10 +401,10 @@ def load_settings(
                 f"FOLLOWUP_FROM is not accepted ({exc}): use 'Your Name <you@example.org>'"
             ) from None
 
-    plan_path = _path(env, "FOLLOWUP_PLAN", workdir)
+    plan_path = _path(env, "FOLLOWUP_PLAN", config_dir)
     if plan_path is not None and not plan_path.is_file():
         raise ConfigError(f"FOLLOWUP_PLAN={plan_path} is not accepted: no such file (a TOML plan)")
-    templates_dir = _path(env, "FOLLOWUP_TEMPLATES_DIR", workdir)
+    templates_dir = _path(env, "FOLLOWUP_TEMPLATES_DIR", config_dir)
     if templates_dir is not None and not templates_dir.is_dir():
         raise ConfigError(f"FOLLOWUP_TEMPLATES_DIR={templates_dir} is not accepted: no such folder")
 
@@ -272,10 +419,12 @@ def load_settings(
             f"FOLLOWUP_LOG_LEVEL={log_level!r} is not accepted: use DEBUG, INFO, WARNING or ERROR"
         )
 
-    smtp = _smtp(env, workdir)
+    smtp = _smtp(env, config_dir)
     return Settings(
         workdir=workdir,
-        database_url=_database_url(env, workdir),
+        env_file=env_file,
+        data_dir=data_dir,
+        database_url=_database_url(env, data_dir),
         timezone=zone,
         sender=sender,
         holidays=_holidays(env),
@@ -283,7 +432,7 @@ def load_settings(
         review=_bool(env, "FOLLOWUP_REVIEW", False),
         review_lead=_duration(env, "FOLLOWUP_REVIEW_LEAD", "24h"),
         digest_interval=_duration(env, "FOLLOWUP_DIGEST_INTERVAL", "6h"),
-        outbox_dir=_path(env, "FOLLOWUP_OUTBOX_DIR", workdir) or workdir / "outbox",
+        outbox_dir=_path(env, "FOLLOWUP_OUTBOX_DIR", data_dir) or data_dir / "outbox",
         templates_dir=templates_dir,
         smtp=smtp,
         bcc_self=_bool(env, "FOLLOWUP_BCC_SELF", False),
@@ -295,4 +444,5 @@ def load_settings(
         tick=_duration(env, "FOLLOWUP_TICK", "30s"),
         batch_size=_int(env, "FOLLOWUP_BATCH_SIZE", 20, minimum=1),
         log_level=log_level,
+        warnings=tuple(unknown_names(env)),
     )

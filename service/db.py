@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.errors import FollowupError
+from service.errors import FollowupError, UsageError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -98,10 +98,23 @@ def alembic_config(url: str):
     return cfg
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for Postgres)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    return Path(url[len("sqlite:///") :].split("?", 1)[0])
+
+
 def migrate(db: Database, revision: str = "head") -> None:
-    """Upgrade the database schema to `revision`."""
+    """Upgrade the database schema to `revision` (creating a SQLite file and its folder)."""
     from alembic import command
 
+    path = sqlite_file(db.url)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create the folder {path.parent}: {exc.strerror}") from None
     with db.engine.begin() as conn:
         cfg = alembic_config(db.url)
         cfg.attributes["connection"] = conn
@@ -124,6 +137,9 @@ def schema_status(db: Database) -> tuple[str | None, str]:
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(alembic_config(db.url)).get_current_head()
+    path = sqlite_file(db.url)
+    if path is not None and not path.exists():
+        return None, head  # asking would create the file
     try:
         with db.engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()
@@ -134,11 +150,20 @@ def schema_status(db: Database) -> tuple[str | None, str]:
 
 #: The newest migration in migrations/versions (a test keeps the two in step). Checking against
 #: it, rather than asking Alembic, keeps Alembic out of the long-running worker's memory.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 
-def require_migrated(db: Database) -> None:
-    """Raise a clear error unless the schema is at the newest revision."""
+def require_migrated(db: Database, where: str = "") -> None:
+    """Raise a clear error unless the schema is at the newest revision; never creates a file.
+
+    `where` says where the settings came from, for a user who ran followup from another folder.
+    """
+    path = sqlite_file(db.url)
+    if path is not None and not path.exists():
+        raise UsageError(
+            f"there is no database at {path}: run `followup migrate` to create it"
+            + (f" ({where})" if where else "")
+        )
     try:
         with db.engine.connect() as conn:
             has_table = inspect(conn).has_table("alembic_version")
@@ -151,7 +176,7 @@ def require_migrated(db: Database) -> None:
         raise FollowupError(f"cannot reach the database: {exc.orig}") from None
     if current != SCHEMA_REVISION:
         state = "empty" if current is None else f"at revision {current}"
-        raise FollowupError(
+        raise UsageError(
             f"the database is {state}, not {SCHEMA_REVISION}: run `followup migrate` first"
         )
 

@@ -20,12 +20,15 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from service import events
+from service.approval import ReviewRule
+from service.checks import check_followup
 from service.composer import compose, context_for, outgoing, peers_of, thread_of
 from service.config import Settings
 from service.db import Database
 from service.errors import FollowupError, StateConflict, TemplateError
 from service.messages import OutgoingMessage, new_message_id
-from service.models import LIVE, FollowUp, Interview, Status
+from service.models import LIVE, FollowUp, Interview, Kind, Reason, Status
+from service.plan import Plan, load_plan
 from service.rendering import Templates
 from service.retry import gave_up, next_attempt
 from service.transport import (
@@ -86,10 +89,10 @@ def _stopping(stop: threading.Event | None) -> bool:
     return stop is not None and stop.is_set()
 
 
-def due_condition(now: datetime):
+def due_condition(now: datetime, rule: ReviewRule):
     """Follow-ups that may be claimed for sending at `now`."""
     return or_(
-        and_(FollowUp.status == Status.PLANNED, FollowUp.review.is_(False), FollowUp.due_at <= now),
+        and_(FollowUp.status == Status.PLANNED, ~rule.sql(), FollowUp.due_at <= now),
         and_(FollowUp.status == Status.APPROVED, FollowUp.due_at <= now),
         and_(FollowUp.status == Status.DEFERRED, FollowUp.retry_at <= now),
     )
@@ -106,9 +109,13 @@ class Delivery:
         actor: str | None = None,
         rng: random.Random | None = None,
         templates: Templates | None = None,
+        plan: Plan | None = None,
     ):
         self.settings = settings
         self.db = db
+        self.plan = plan or load_plan(settings.plan_path)
+        #: Whether a follow-up needs approval is decided from these, when it would go out.
+        self.rule = ReviewRule.of(settings.review, self.plan)
         self.actor = actor or events.actor_name("worker")
         self.rng = rng or random.Random()
         self._templates = templates
@@ -173,6 +180,7 @@ class Delivery:
                     actor=self.actor,
                     detail=reason,
                     last_error=reason,
+                    reason=Reason.LATE,
                 )
         return len(rows)
 
@@ -206,7 +214,7 @@ class Delivery:
                     return []
             rows = session.scalars(
                 select(FollowUp)
-                .where(due_condition(now))
+                .where(due_condition(now, self.rule))
                 .order_by(FollowUp.due_at, FollowUp.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True, of=FollowUp)
@@ -232,19 +240,31 @@ class Delivery:
     def _prepare(
         self, session: Session, row: FollowUp, me, now: datetime, peers: list[FollowUp]
     ) -> tuple[Claim, dict] | None:
-        """Content, thread and Message-ID for one row about to be claimed; None if it cannot go."""
-        if row.status == Status.APPROVED:
-            from service.review import approval_still_valid
+        """Content, thread and Message-ID for one row about to be claimed; None if it cannot go.
 
-            if not approval_still_valid(
-                session, row, self.templates, me, now, actor=self.actor, peers=peers
-            ):
-                return None
-        if row.body_text is None:
+        This is the gate of review: a follow-up goes out only with the text the user approved, or,
+        when it needs no approval now (settings and plan as they are), with no finding that a
+        careful person would stop at; otherwise it goes to the review queue instead.
+        """
+        from service.review import approval_still_valid, hold_for_review
+
+        if row.approved_hash is not None and not approval_still_valid(
+            session, row, self.templates, me, now, actor=self.actor, peers=peers
+        ):
+            return None
+        if row.kind != Kind.NOTE and row.approved_hash is None:
             try:
                 rendered, thread = compose(session, row, self.templates, me, peers)
             except TemplateError as exc:
                 self.fail_unsendable(session, row, now, str(exc), status=row.status)
+                return None
+            if self.rule.of_row(row):
+                hold_for_review(session, row, rendered, now, actor=self.actor)
+                return None
+            findings = check_followup(row, rendered)
+            if findings:
+                why = "; ".join(f.message for f in findings)
+                hold_for_review(session, row, rendered, now, actor=self.actor, why=why)
                 return None
             content = {
                 "subject": rendered.subject,
@@ -538,7 +558,8 @@ class Delivery:
             return
         notice = FollowUp.note_to_user(
             interview_id=row.interview_id,
-            step=f"notice_{row.id}",
+            step=FAILED_NOTICE,
+            about=str(row.id),
             template=FAILED_NOTICE,
             rendered=rendered,
             now=now,
@@ -547,7 +568,7 @@ class Delivery:
             select(FollowUp.id).where(
                 FollowUp.interview_id == row.interview_id,
                 FollowUp.step == notice.step,
-                FollowUp.recipient_key == "me",
+                FollowUp.recipient_key == notice.recipient_key,
             )
         )
         if existing is not None:
@@ -566,10 +587,9 @@ class Delivery:
         now = clock()
         summary.flagged = self.flag_stuck(now)
         summary.expired = self.expire(now)
-        if self.settings.review:
-            from service.review import prepare_due
+        from service.review import prepare_due
 
-            summary.prepared = prepare_due(self, now)
+        summary.prepared = prepare_due(self, now)
         try:
             self._send_all_due(clock, summary, stop)
         finally:
@@ -637,7 +657,7 @@ class Delivery:
 
         with self.db.transaction() as session:
             candidates = [
-                earliest(session, FollowUp.due_at, FollowUp.status == planned, ~FollowUp.review),
+                earliest(session, FollowUp.due_at, FollowUp.status == planned, ~self.rule.sql()),
                 earliest(session, FollowUp.due_at, FollowUp.status == approved),
                 earliest(session, FollowUp.retry_at, FollowUp.status == Status.DEFERRED),
                 earliest(
@@ -651,11 +671,8 @@ class Delivery:
                 session, FollowUp.sending_started_at, FollowUp.status == Status.SENDING
             )
             candidates.append(started + self.settings.send_lease if started else None)
-            if self.settings.review:
-                first = earliest(
-                    session, FollowUp.due_at, FollowUp.status == planned, FollowUp.review
-                )
-                candidates.append(first - self.settings.review_lead if first else None)
+            first = earliest(session, FollowUp.due_at, FollowUp.status == planned, self.rule.sql())
+            candidates.append(first - self.settings.review_lead if first else None)
         times = [c for c in candidates if c is not None]
         if not times:
             return None

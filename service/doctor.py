@@ -8,18 +8,17 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from service.config import Settings
+from service.config import OUTBOX_PLACEHOLDER, Settings
+from service.context import sample_context
 from service.db import Database, schema_status
 from service.errors import FollowupError
 from service.models import FollowUp, Status
 from service.plan import load_plan
-from service.rendering import Templates, sample_context
+from service.rendering import Templates
 from service.transport import SmtpTransport
-from service.validation import Mailbox
 
 #: Templates the service itself uses, whatever the plan says.
 BUILTIN_TEMPLATES = ("delivery_failed",)
-PLACEHOLDER_DOMAINS = ("example.com", "example.org", "example.net")
 
 
 @dataclass
@@ -28,28 +27,51 @@ class Check:
     ok: bool
     detail: str
     hint: str = ""
+    #: A problem that does not stop anything yet (e.g. outbox mode without FOLLOWUP_FROM).
+    warning: bool = False
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.ok and not self.warning else ("warn" if self.ok else "fail")
+
+    @property
+    def label(self) -> str:
+        return {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}[self.status]
 
 
 def run_checks(settings: Settings, db: Database) -> Iterator[Check]:
     """Yield one Check a part; never raises for a problem it can describe."""
+    yield Check("settings", True, settings.describe_env_file())
+    for warning in settings.warnings:
+        yield Check("settings", True, warning, "fix the name in .env", warning=True)
     me = settings.sender
-    if me is None:
+    if me is None and settings.smtp is None:
         yield Check(
             "sender",
-            False,
-            "FOLLOWUP_FROM is not set",
-            'set FOLLOWUP_FROM="Your Name <you@example.org>" in .env',
+            True,
+            "FOLLOWUP_FROM is not set: outbox mail is signed 'Your Name'",
+            'set FOLLOWUP_FROM="Your Name <you@your-provider.com>" in .env before sending',
+            warning=True,
         )
-        me = Mailbox("Your Name", "you@example.org")
-    elif settings.smtp and me.domain in PLACEHOLDER_DOMAINS:
+    elif me is None:
         yield Check(
             "sender",
             False,
-            f"FOLLOWUP_FROM is the placeholder {me}",
+            "FOLLOWUP_FROM is not set: nothing can be sent",
+            'set FOLLOWUP_FROM="Your Name <you@your-provider.com>" in .env',
+        )
+    elif settings.sender_is_placeholder:
+        yield Check(
+            "sender",
+            settings.smtp is None,
+            f"FOLLOWUP_FROM is still the example ({me})"
+            + (": nothing is sent over SMTP until it is yours" if settings.smtp else ""),
             "set FOLLOWUP_FROM to your real name and address in .env",
+            warning=settings.smtp is None,
         )
     else:
         yield Check("sender", True, str(me))
+    me = settings.require_sender() if settings.smtp is None else (me or OUTBOX_PLACEHOLDER)
     yield Check("time zone", True, settings.timezone.key)
 
     url = make_url(settings.database_url).render_as_string(hide_password=True)
@@ -88,11 +110,12 @@ def run_checks(settings: Settings, db: Database) -> Iterator[Check]:
         )
 
     templates = Templates(settings.templates_dir)
+    to_me = {s.template for s in plan.steps if s.to == "me"} if plan else set()
     names = sorted({s.template for s in plan.steps} if plan else set()) + list(BUILTIN_TEMPLATES)
-    if settings.review:
-        # With review on, the worker mails the user a digest of what waits for approval.
-        names.append("review_digest")
+    # The worker mails the user a digest of what waits for approval (review on, or a hold).
+    names.append("review_digest")
     context = sample_context(me)
+    private = sample_context(me, private=True)
     context["failed"] = {
         "id": 0,
         "step": "thank_you",
@@ -115,7 +138,8 @@ def run_checks(settings: Settings, db: Database) -> Iterator[Check]:
     ]
     for name in names:
         try:
-            templates.render(name, digest_context if name == "review_digest" else context)
+            data = private if name in to_me else context
+            templates.render(name, digest_context if name == "review_digest" else data)
         except FollowupError as exc:
             yield Check(
                 f"template {name}",

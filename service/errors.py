@@ -17,8 +17,9 @@ class ConfigError(UsageError):
     """A configuration variable has a value it does not accept."""
 
 
-class StateConflict(FollowupError):
-    """A guarded status change found the row in another state than expected."""
+class StateConflict(UsageError):
+    """A guarded status change found the row in another state than expected: the request
+    cannot be done as asked (exit 2), e.g. approving twice or closing a closed interview."""
 
 
 class NotFound(UsageError):

@@ -15,7 +15,7 @@ from service.config import Settings
 from service.db import Database
 from service.errors import NotFound, UsageError
 from service.messages import OutgoingMessage, new_message_id
-from service.models import FollowUp, Interview, Status
+from service.models import FollowUp, Interview, InterviewStatus, Reason, Status
 from service.rendering import Templates
 from service.transport import DeliveryError, OutboxTransport, SmtpTransport
 from service.validation import Mailbox, check_email
@@ -47,7 +47,11 @@ def _load(session, followup_id: int) -> FollowUp:
 
 
 def retry(db: Database, followup_id: int, now: datetime, *, actor: str) -> str:
-    """Queue a follow-up to be sent again now; it keeps its Message-ID so clients can dedupe."""
+    """Queue a follow-up to be sent again now; it keeps its Message-ID so clients can dedupe.
+
+    It passes the same gate as any send: unapproved text that needs review goes to the queue.
+    A follow-up whose interview was closed, or whose contact was removed, is not sent again.
+    """
     with db.transaction() as session:
         row = _load(session, followup_id)
         if row.status not in RETRYABLE:
@@ -55,16 +59,22 @@ def retry(db: Database, followup_id: int, now: datetime, *, actor: str) -> str:
                 f"follow-up {followup_id} is {row.status}: only uncertain, failed, deferred or "
                 "expired ones can be retried"
             )
-        if row.review and row.approved_hash is None:
-            to = Status.PENDING_REVIEW if row.body_text is not None else Status.PLANNED
-            values = {}
-        else:
-            to, values = Status.DEFERRED, {"retry_at": now}
+        interview = row.interview
+        if interview is not None and interview.status != InterviewStatus.ACTIVE:
+            raise UsageError(
+                f"follow-up {followup_id} is about interview {interview.id}, which is closed "
+                f"({interview.status}): it is not sent again"
+            )
+        if row.contact is not None and row.contact.removed:
+            raise UsageError(
+                f"follow-up {followup_id} is to {row.contact.email}, who is no longer a contact "
+                f"of interview {row.interview_id}: it is not sent again"
+            )
         events.transition(
             session,
             followup_id,
             [row.status],
-            to,
+            Status.DEFERRED,
             now,
             actor=actor,
             kind="retry",
@@ -72,9 +82,10 @@ def retry(db: Database, followup_id: int, now: datetime, *, actor: str) -> str:
             first_attempt_at=None,
             expires_at=None,
             last_error=None,
-            **values,
+            reason=None,
+            retry_at=now,
         )
-        return to
+        return Status.DEFERRED
 
 
 def cancel(db: Database, followup_id: int, now: datetime, *, actor: str) -> None:
@@ -90,6 +101,7 @@ def cancel(db: Database, followup_id: int, now: datetime, *, actor: str) -> None
             now,
             actor=actor,
             detail="cancelled by the user",
+            reason=Reason.USER,
         )
 
 

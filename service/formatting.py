@@ -6,7 +6,9 @@ import json
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from service.approval import ReviewRule
 from service.models import FollowUp, Interview
+from service.planner import Change
 
 
 def iso_utc(moment: datetime | None) -> str | None:
@@ -27,12 +29,14 @@ def recipient(followup: FollowUp, me: str) -> tuple[str, str]:
     return followup.contact.name, followup.contact.email
 
 
-def followup_json(f: FollowUp, me: str) -> dict:
+def followup_json(f: FollowUp, me: str, rule: ReviewRule | None = None) -> dict:
+    """A follow-up for scripts; `review` says whether it needs approval under `rule`."""
     name, address = recipient(f, me)
     return {
         "id": f.id,
         "interview_id": f.interview_id,
         "company": f.interview.company if f.interview else None,
+        "kind": f.kind,
         "step": f.step,
         "template": f.template,
         "to": address,
@@ -40,7 +44,8 @@ def followup_json(f: FollowUp, me: str) -> dict:
         "recipient": "me" if f.contact_id is None else "contact",
         "due_at": iso_utc(f.due_at),
         "status": f.status,
-        "review": f.review,
+        "review": rule.of_row(f) if rule is not None else None,
+        "reason": f.reason,
         "attempts": f.attempts,
         "expires_at": iso_utc(f.expires_at),
         "retry_at": iso_utc(f.retry_at),
@@ -51,7 +56,9 @@ def followup_json(f: FollowUp, me: str) -> dict:
     }
 
 
-def interview_json(i: Interview, followups: list[FollowUp] | None, me: str) -> dict:
+def interview_json(
+    i: Interview, followups: list[FollowUp] | None, me: str, rule: ReviewRule | None = None
+) -> dict:
     data = {
         "id": i.id,
         "company": i.company,
@@ -65,13 +72,21 @@ def interview_json(i: Interview, followups: list[FollowUp] | None, me: str) -> d
         "decision_date": i.decision_date.isoformat() if i.decision_date else None,
         "status": i.status,
         "contacts": [
-            {"id": c.id, "name": c.name, "email": c.email, "title": c.title, "phone": c.phone}
+            {
+                "id": c.id,
+                "name": c.name,
+                "email": c.email,
+                "title": c.title,
+                "phone": c.phone,
+                "topic": c.topic,
+                "greeting": c.greeting,
+            }
             for c in i.contacts
             if not c.removed
         ],
     }
     if followups is not None:
-        data["followups"] = [followup_json(f, me) for f in followups]
+        data["followups"] = [followup_json(f, me, rule) for f in followups]
     return data
 
 
@@ -100,7 +115,34 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def followup_rows(followups: list[FollowUp], user_zone: ZoneInfo) -> str:
+def change_json(change: Change) -> dict:
+    return {
+        "followup_id": change.followup_id,
+        "step": change.step,
+        "to": change.to,
+        "action": change.action,
+        "before": iso_utc(change.before),
+        "after": iso_utc(change.after),
+    }
+
+
+def status_text(f: FollowUp, user_zone: ZoneInfo, rule: ReviewRule | None = None) -> str:
+    """The status as a person wants it: when a deferred one is retried, and why."""
+    if f.status == "deferred" and f.retry_at is not None:
+        why = f": {f.last_error}" if f.last_error else ""
+        return f"deferred, retry {local(f.retry_at, user_zone)}{why}"
+    if f.status == "planned" and rule is not None and rule.of_row(f):
+        return "planned (review)"
+    if f.status in ("cancelled", "expired", "failed", "pending_review") and f.last_error:
+        return f"{f.status}: {f.last_error}"
+    if f.status in ("cancelled", "expired") and f.reason:
+        return f"{f.status} ({f.reason})"
+    return f.status
+
+
+def followup_rows(
+    followups: list[FollowUp], user_zone: ZoneInfo, rule: ReviewRule | None = None
+) -> str:
     headers = [
         "ID",
         "INTERVIEW",
@@ -114,21 +156,28 @@ def followup_rows(followups: list[FollowUp], user_zone: ZoneInfo) -> str:
     for f in followups:
         name, address = recipient(f, "you")
         zone = ZoneInfo(f.interview.timezone) if f.interview else user_zone
+        about = f"{f.interview_id} {f.interview.company}" if f.interview else "-"
+        if f.kind == "note":
+            step, to = f"note: {f.step.replace('_', ' ')}", "you"
+        else:
+            step, to = f.step, name if f.contact is None else f"{name} <{address}>"
         rows.append(
             [
                 str(f.id),
-                f"{f.interview_id} {f.interview.company}" if f.interview else "-",
-                f.step,
-                name if f.contact is None else f"{name} <{address}>",
+                about,
+                step,
+                to,
                 local(f.due_at, user_zone),
                 f"{local(f.due_at, zone)} {zone.key}",
-                f.status + (" (review)" if f.review and f.status == "planned" else ""),
+                status_text(f, user_zone, rule),
             ]
         )
     return table(headers, rows)
 
 
-def interview_text(i: Interview, followups: list[FollowUp], user_zone: ZoneInfo) -> str:
+def interview_text(
+    i: Interview, followups: list[FollowUp], user_zone: ZoneInfo, rule: ReviewRule | None = None
+) -> str:
     zone = ZoneInfo(i.timezone)
     start = i.starts_at.astimezone(zone)
     lines = [
@@ -144,6 +193,9 @@ def interview_text(i: Interview, followups: list[FollowUp], user_zone: ZoneInfo)
         lines.append(f"  Where:     {i.location}")
     for n, c in enumerate(c for c in i.contacts if not c.removed):
         extra = ", ".join(x for x in (c.title, c.phone) if x)
+        extra += (f"; topic: {c.topic}" if c.topic else "") + (
+            f"; greeting: {c.greeting}" if c.greeting else ""
+        )
         label = "Contacts:" if n == 0 else ""
         lines.append(f"  {label:<10} {c.name} <{c.email}>" + (f" ({extra})" if extra else ""))
     if i.decision_date:
@@ -156,5 +208,5 @@ def interview_text(i: Interview, followups: list[FollowUp], user_zone: ZoneInfo)
     lines.append("")
     lines.append("Follow-ups:" if followups else "No follow-ups planned.")
     if followups:
-        lines.append(followup_rows(followups, user_zone))
+        lines.append(followup_rows(followups, user_zone, rule))
     return "\n".join(lines)

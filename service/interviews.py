@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -10,13 +11,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from service import events
-from service.calendar import Calendar
-from service.config import Settings
+from service.contacts import (
+    ContactInput,
+    alike_warnings,
+    edit_contacts,
+    live_contacts,
+    parse_assignment,
+    parse_contact,
+    store_contacts,
+)
 from service.db import Database
 from service.errors import NotFound, UsageError
-from service.models import LIVE, Contact, FollowUp, Interview, InterviewStatus, Status
-from service.plan import Plan, load_plan
-from service.planning import InterviewFacts, plan_followups
+from service.models import LIVE, FollowUp, Interview, InterviewStatus, Reason, Status
+from service.planner import Change, Planner
 from service.validation import (
     check_zone,
     clean_line,
@@ -24,19 +31,7 @@ from service.validation import (
     parse_date,
     parse_duration,
     parse_local_datetime,
-    parse_mailbox,
 )
-
-#: Follow-ups a change to the interview may re-time (any LIVE one it may cancel).
-RETIMABLE = (Status.PLANNED, Status.PENDING_REVIEW, Status.APPROVED)
-
-
-@dataclass(frozen=True)
-class ContactInput:
-    name: str
-    email: str
-    title: str = ""
-    phone: str = ""
 
 
 @dataclass
@@ -53,34 +48,32 @@ class InterviewInput:
     questions: list[str] | None = None
     decision_date: date | None = None
     clear_decision_date: bool = False
+    #: The whole new contact list (`--contact` on update replaces them all).
     contacts: list[ContactInput] | None = None
-    changed: list[str] = field(default_factory=list)
+    add_contacts: list[ContactInput] = field(default_factory=list)
+    remove_contacts: list[str] = field(default_factory=list)
+    topics: list[tuple[str, str]] = field(default_factory=list)
+    greetings: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def changes_contacts(self) -> bool:
+        return bool(
+            self.contacts is not None
+            or self.add_contacts
+            or self.remove_contacts
+            or self.topics
+            or self.greetings
+        )
 
 
-def parse_contact(value: str) -> ContactInput:
-    """Parse `Name <email>` optionally followed by `| title | phone`."""
-    clean_line(value, "--contact", max_len=600)
-    parts = [p.strip() for p in value.split("|")]
-    if len(parts) > 3:
-        raise UsageError(
-            f"--contact {value!r}: use 'Name <email>' or 'Name <email> | title | phone'"
-        )
-    box = parse_mailbox(parts[0], "--contact")
-    if not box.name:
-        raise UsageError(
-            f"--contact {value!r} has no name: use 'Name <email>' so the greeting is right"
-        )
-    title = (
-        clean_line(parts[1], "--contact title", max_len=200, required=False)
-        if len(parts) > 1
-        else ""
-    )
-    phone = (
-        clean_line(parts[2], "--contact phone", max_len=50, required=False)
-        if len(parts) > 2
-        else ""
-    )
-    return ContactInput(box.name, box.email, title, phone)
+@dataclass
+class Outcome:
+    """What recording or changing an interview did."""
+
+    interview_id: int
+    changes: list[Change]
+    #: Things the user should know, e.g. two thank-you notes that would read alike.
+    warnings: list[str] = field(default_factory=list)
 
 
 def parse_input(
@@ -92,12 +85,17 @@ def parse_input(
     duration: str | None = None,
     location: str | None = None,
     notes: str | None = None,
-    questions: tuple[str, ...] | list[str] | None = None,
+    questions: Sequence[str] | None = None,
     decision_date: str | None = None,
-    contacts: tuple[str, ...] | list[str] | None = None,
+    contacts: Sequence[str] | None = None,
+    add_contacts: Sequence[str] = (),
+    remove_contacts: Sequence[str] = (),
+    topics: Sequence[str] = (),
+    greetings: Sequence[str] = (),
     existing: Interview | None = None,
 ) -> InterviewInput:
-    """Check raw text from the CLI (or a form); any problem raises UsageError before anything is written."""
+    """Check raw text from the CLI (or a form); any problem raises UsageError before anything is
+    written."""
     data = InterviewInput()
     if company is not None:
         data.company = clean_line(company, "--company", max_len=200)
@@ -113,9 +111,7 @@ def parse_input(
             )
         data.starts_at = parse_local_datetime(at, ZoneInfo(zone_name), "--at")
     if duration is not None:
-        data.duration = parse_duration(clean_line(duration, "--duration", max_len=20), "--duration")
-        if not timedelta(minutes=1) <= data.duration <= timedelta(hours=24):
-            raise UsageError(f"--duration {duration!r} must be between 1 minute and 24 hours")
+        data.duration = parse_interview_duration(duration)
     if location is not None:
         data.location = clean_line(location, "--location", max_len=300, required=False)
     if notes is not None:
@@ -133,95 +129,26 @@ def parse_input(
         emails = [c.email.lower() for c in data.contacts]
         if len(set(emails)) != len(emails):
             raise UsageError("--contact: the same address is given twice")
+    data.add_contacts = [parse_contact(c, "--add-contact") for c in add_contacts]
+    data.remove_contacts = [
+        clean_line(a, "--remove-contact", max_len=254).lower() for a in remove_contacts
+    ]
+    data.topics = [parse_assignment(t, "--topic") for t in topics]
+    data.greetings = [parse_assignment(g, "--greeting") for g in greetings]
     return data
 
 
-def facts_of(interview: Interview) -> InterviewFacts:
-    return InterviewFacts(
-        starts_at=interview.starts_at,
-        duration=timedelta(minutes=interview.duration_minutes),
-        zone=ZoneInfo(interview.timezone),
-        has_questions=bool(interview.questions),
-        decision_date=interview.decision_date,
-        contact_keys=tuple(f"contact:{c.id}" for c in interview.contacts if not c.removed),
-    )
-
-
-class Planner:
-    """The plan and calendar in force, loaded once per command."""
-
-    def __init__(self, settings: Settings, plan: Plan | None = None):
-        self.settings = settings
-        self.plan = plan or load_plan(settings.plan_path)
-        self.calendar = Calendar(self.plan.window, settings.holidays)
-
-    def sync(self, session: Session, interview: Interview, now: datetime, actor: str) -> None:
-        """Bring the interview's follow-ups in line with the plan: add, re-time, cancel."""
-        planned = plan_followups(
-            facts_of(interview), self.plan, self.calendar, now, review_default=self.settings.review
+def parse_interview_duration(value: str) -> timedelta:
+    """`--duration`: a number with a unit (a bare number is ambiguous), 1 minute to 24 hours."""
+    value = clean_line(value, "--duration", max_len=20)
+    if value.isdecimal():
+        raise UsageError(
+            f"--duration {value!r} has no unit: write {value}m for minutes or {value}h for hours"
         )
-        existing = {
-            (f.step, f.recipient_key): f
-            for f in session.scalars(select(FollowUp).where(FollowUp.interview_id == interview.id))
-        }
-        for item in planned:
-            row = existing.pop((item.step, item.recipient_key), None)
-            if row is None:
-                row = FollowUp(
-                    interview_id=interview.id,
-                    contact_id=None if item.recipient_key == "me" else int(item.recipient_key[8:]),
-                    recipient_key=item.recipient_key,
-                    step=item.step,
-                    template=item.template,
-                    due_at=item.due_at,
-                    status=str(item.status),
-                    review=item.review,
-                    expires_at=item.expires_at,
-                    attempts=0,
-                    created_at=now,
-                    updated_at=now,
-                )
-                events.add_planned(
-                    session, row, now, actor=actor, detail={"due_at": item.due_at.isoformat()}
-                )
-                continue
-            if row.status not in RETIMABLE:
-                continue
-            if item.status == Status.EXPIRED:
-                events.transition(
-                    session,
-                    row.id,
-                    RETIMABLE,
-                    Status.EXPIRED,
-                    now,
-                    actor=actor,
-                    detail="too late after the interview changed",
-                )
-            elif row.due_at != item.due_at or row.expires_at != item.expires_at:
-                events.transition(
-                    session,
-                    row.id,
-                    [row.status],
-                    row.status,
-                    now,
-                    actor=actor,
-                    kind="retimed",
-                    detail={"from": row.due_at.isoformat(), "to": item.due_at.isoformat()},
-                    due_at=item.due_at,
-                    expires_at=item.expires_at,
-                    template=item.template,
-                )
-        for row in existing.values():
-            if row.status in LIVE:
-                events.transition(
-                    session,
-                    row.id,
-                    LIVE,
-                    Status.CANCELLED,
-                    now,
-                    actor=actor,
-                    detail="no longer in the plan for this interview",
-                )
+    length = parse_duration(value, "--duration")
+    if not timedelta(minutes=1) <= length <= timedelta(hours=24):
+        raise UsageError(f"--duration {value!r} must be between 1 minute and 24 hours")
+    return length
 
 
 def _apply(interview: Interview, data: InterviewInput) -> None:
@@ -235,28 +162,19 @@ def _apply(interview: Interview, data: InterviewInput) -> None:
         interview.decision_date = data.decision_date
     if data.clear_decision_date:
         interview.decision_date = None
-
-
-def _set_contacts(session: Session, interview: Interview, contacts: list[ContactInput]) -> None:
-    by_email = {c.email.lower(): c for c in interview.contacts}
-    for position, given in enumerate(contacts):
-        row = by_email.pop(given.email.lower(), None)
-        if row is None:
-            row = Contact(interview=interview, email=given.email)
-            session.add(row)
-        row.position, row.name, row.email = position, given.name, given.email
-        row.title, row.phone, row.removed = given.title, given.phone, False
-    for row in by_email.values():
-        row.removed = True
-        row.position = 1000 + row.position
-    session.flush()
-    session.refresh(interview, ["contacts"])
+    if interview.decision_date is not None:
+        day = interview.starts_at.astimezone(ZoneInfo(interview.timezone)).date()
+        if interview.decision_date < day:
+            raise UsageError(
+                f"--decision-date {interview.decision_date} is before the interview "
+                f"({day}): give the date they said they would decide by"
+            )
 
 
 def add_interview(
     db: Database, planner: Planner, data: InterviewInput, now: datetime, *, actor: str
-) -> int:
-    """Record an interview with its contacts and plan its follow-ups; returns its id."""
+) -> Outcome:
+    """Record an interview with its contacts and plan its follow-ups."""
     missing = [
         flag
         for flag, value in (
@@ -271,10 +189,16 @@ def add_interview(
         raise UsageError(
             f"{', '.join(missing)} missing: `followup interview add --help` shows them"
         )
-    if not data.contacts:
+    if not (data.contacts or data.add_contacts):
         raise UsageError(
             "--contact is missing: give at least one, e.g. --contact 'Jane Roe <jane@acme.example>'"
         )
+    contacts = edit_contacts(
+        [],
+        replace_all=(data.contacts or []) + data.add_contacts,
+        topics=data.topics,
+        greetings=data.greetings,
+    )
     with db.transaction() as session:
         interview = Interview(
             company=data.company,
@@ -292,10 +216,10 @@ def add_interview(
         _apply(interview, data)
         session.add(interview)
         session.flush()
-        _set_contacts(session, interview, data.contacts)
+        store_contacts(session, interview, contacts)
         events.record(session, now, "interview_added", actor=actor, interview_id=interview.id)
-        planner.sync(session, interview, now, actor)
-        return interview.id
+        changes = planner.sync(session, interview, now, actor)
+        return Outcome(interview.id, changes, alike_warnings(contacts))
 
 
 def update_interview(
@@ -306,8 +230,10 @@ def update_interview(
     now: datetime,
     *,
     actor: str,
-) -> None:
-    """Change an active interview; pending follow-ups are re-timed, added or cancelled to match."""
+    dry_run: bool = False,
+) -> Outcome:
+    """Change an active interview; its follow-ups are re-timed, added, cancelled or restored to
+    match. With dry_run, nothing is written: the outcome says what would change."""
     with db.transaction() as session:
         interview = _get(session, interview_id)
         if interview.status != InterviewStatus.ACTIVE:
@@ -321,13 +247,24 @@ def update_interview(
                 wall.isoformat(" "), ZoneInfo(data.timezone), "--tz"
             )
         _apply(interview, data)
-        if data.contacts is not None:
-            if not data.contacts:
-                raise UsageError("--contact: an interview needs at least one contact")
-            _set_contacts(session, interview, data.contacts)
+        warnings: list[str] = []
+        if data.changes_contacts:
+            contacts = edit_contacts(
+                live_contacts(interview),
+                replace_all=data.contacts,
+                add=data.add_contacts,
+                remove=data.remove_contacts,
+                topics=data.topics,
+                greetings=data.greetings,
+            )
+            store_contacts(session, interview, contacts)
+            warnings = alike_warnings(contacts)
         interview.updated_at = now
         events.record(session, now, "interview_updated", actor=actor, interview_id=interview.id)
-        planner.sync(session, interview, now, actor)
+        changes = planner.sync(session, interview, now, actor)
+        if dry_run:
+            session.rollback()
+        return Outcome(interview_id, changes, warnings)
 
 
 def close_interview(
@@ -341,19 +278,26 @@ def close_interview(
             session, interview_id, [InterviewStatus.ACTIVE], outcome, now, actor=actor
         )
         return cancel_live(
-            session, interview_id, now, actor=actor, reason=f"interview closed: {outcome}"
+            session,
+            interview_id,
+            now,
+            actor=actor,
+            detail=f"interview closed: {outcome}",
+            reason=Reason.CLOSED,
         )
 
 
 def cancel_live(
-    session: Session, interview_id: int, now: datetime, *, actor: str, reason: str
+    session: Session, interview_id: int, now: datetime, *, actor: str, detail: str, reason: str
 ) -> int:
     """Cancel every follow-up of the interview that has not gone out yet."""
     ids = session.scalars(
         select(FollowUp.id).where(FollowUp.interview_id == interview_id, FollowUp.status.in_(LIVE))
     ).all()
     for fid in ids:
-        events.transition(session, fid, LIVE, Status.CANCELLED, now, actor=actor, detail=reason)
+        events.transition(
+            session, fid, LIVE, Status.CANCELLED, now, actor=actor, detail=detail, reason=reason
+        )
     return len(ids)
 
 

@@ -83,6 +83,20 @@ class Status(StrEnum):
     EXPIRED = "expired"  #: too late to send (not approved, or not sendable, in time)
 
 
+class Kind(StrEnum):
+    FOLLOWUP = "followup"  #: a step of the plan, to a contact or to the user
+    NOTE = "note"  #: the service writing to the user (review digest, failure notice)
+
+
+class Reason(StrEnum):
+    """Why a follow-up was cancelled or expired; only what the schedule did, it may undo."""
+
+    SCHEDULE = "schedule"  #: the interview as recorded no longer calls for it, or makes it late
+    LATE = "late"  #: its time passed before it could go (not approved, or not sendable, in time)
+    USER = "user"  #: the user cancelled or rejected it
+    CLOSED = "closed"  #: the interview was closed
+
+
 #: States from which a follow-up may still go out.
 LIVE = (Status.PLANNED, Status.PENDING_REVIEW, Status.APPROVED, Status.DEFERRED)
 #: States that may have reached the recipient.
@@ -122,6 +136,10 @@ class Contact(Base):
     email: Mapped[str] = mapped_column(String(254))
     title: Mapped[str] = mapped_column(String(200), default="")
     phone: Mapped[str] = mapped_column(String(50), default="")
+    #: What the thank-you to this person mentions ("the move to event sourcing"); never the notes.
+    topic: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: The greeting the user chose for this person ("Dear Dr. Fox"); None: made from the name.
+    greeting: Mapped[str | None] = mapped_column(String(200), nullable=True)
     #: A contact dropped by `interview update` stays for the history of its follow-ups.
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -144,13 +162,18 @@ class FollowUp(Base):
     interview_id: Mapped[int | None] = mapped_column(ForeignKey("interviews.id"), nullable=True)
     #: None when the recipient is the user.
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), nullable=True)
-    #: "contact:<id>" or "me"; makes (interview, step, recipient) unique.
+    #: "contact:<id>", "me" or, for a note, "note:<what about>"; makes (interview, step,
+    #: recipient) unique.
     recipient_key: Mapped[str] = mapped_column(String(40))
     step: Mapped[str] = mapped_column(String(64))
+    #: "followup" (a step of the plan) or "note" (the service writing to the user: a review
+    #: digest, a failure notice); notes never need review and are listed apart.
+    kind: Mapped[str] = mapped_column(String(10), default=Kind.FOLLOWUP, server_default="followup")
     template: Mapped[str] = mapped_column(String(64))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(20), default=Status.PLANNED)
-    review: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Why it ended where it is, as a short code (see Reason): what a later change may undo.
+    reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
     #: After this moment an unsent follow-up is too late and expires.
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -185,18 +208,26 @@ class FollowUp(Base):
 
     @classmethod
     def note_to_user(
-        cls, *, interview_id: int | None, step: str, template: str, rendered, now: datetime
+        cls,
+        *,
+        interview_id: int | None,
+        step: str,
+        about: str,
+        template: str,
+        rendered,
+        now: datetime,
     ) -> FollowUp:
-        """A message to the user, rendered now and due now (a failure notice, a review digest)."""
+        """A note from the service to the user, rendered now and due now (a failure notice, a
+        review digest); `about` makes it unique (the follow-up it is about, or the moment)."""
         return cls(
             interview_id=interview_id,
             contact_id=None,
-            recipient_key="me",
+            recipient_key=f"note:{about}"[:40],
             step=step[:64],
+            kind=Kind.NOTE,
             template=template,
             due_at=now,
             status=Status.PLANNED,
-            review=False,
             attempts=0,
             created_at=now,
             updated_at=now,

@@ -37,7 +37,6 @@ class PlannedFollowUp:
     template: str
     recipient_key: str
     due_at: datetime
-    review: bool
     expires_at: datetime | None
     status: str  # planned, or expired when it is already too late
 
@@ -80,12 +79,7 @@ def step_target(step: Step, facts: InterviewFacts, calendar: Calendar, zone: Zon
 
 
 def plan_followups(
-    facts: InterviewFacts,
-    plan: Plan,
-    calendar: Calendar,
-    now: datetime,
-    *,
-    review_default: bool,
+    facts: InterviewFacts, plan: Plan, calendar: Calendar, now: datetime
 ) -> list[PlannedFollowUp]:
     """Every follow-up the plan asks for, each due inside the recipient's window.
 
@@ -93,36 +87,50 @@ def plan_followups(
     phone HR is useful while HR is at work.
     A step whose time has passed goes out at the next open slot, unless that slot is more than its
     `expire_after` late, in which case it is planned as expired and never sent.
+    Messages to one person go in the order of their ideal times (the plan's order breaks a tie),
+    and one that would fall on or before the previous message to that person moves a business
+    day after it: whatever the decision date says, the thank-you opens its thread alone.
     """
     now = require_aware(now, "now")
     require_aware(facts.starts_at, "starts_at")
+    zone = facts.zone
+    wanted = []  # (ideal time, plan order, recipient, step)
+    for index, step in enumerate(plan.steps):
+        if applies(step, facts):
+            ideal = calendar.next_open(step_target(step, facts, calendar, zone), zone)
+            wanted.extend((ideal, index, key, step) for key in recipient_keys(step, facts))
     result = []
-    for step in plan.steps:
-        if not applies(step, facts):
-            continue
-        for key in recipient_keys(step, facts):
-            zone = facts.zone
-            target = calendar.next_open(step_target(step, facts, calendar, zone), zone)
-            expires = target + step.expire_after if step.expire_after else None
-            status = Status.PLANNED
-            due = target
-            if target < now:
-                due = calendar.next_open(now, zone)
-                if expires is not None and expires <= due:
-                    # Too late by the time the window next opens: never sent.
-                    status, due = Status.EXPIRED, target
-            review = review_default if step.review is None else step.review
-            if key == ME:
-                review = False if step.review is None else step.review
-            result.append(
-                PlannedFollowUp(
-                    step=step.name,
-                    template=step.template,
-                    recipient_key=key,
-                    due_at=due,
-                    review=review,
-                    expires_at=expires,
-                    status=status,
-                )
+    latest: dict[str, datetime] = {}  # recipient -> due time of their last planned message
+    for target, _, key, step in sorted(wanted, key=lambda w: (w[0], w[1])):
+        previous = latest.get(key)
+        if previous is not None and target <= previous:
+            target = _day_after(previous, calendar, zone)
+        expires = target + step.expire_after if step.expire_after else None
+        status = Status.PLANNED
+        due = target
+        if target < now:
+            due = calendar.next_open(now, zone)
+            if previous is not None and due <= previous:
+                due = _day_after(previous, calendar, zone)
+            if expires is not None and expires <= due:
+                # Too late by the time the window next opens: never sent.
+                status, due = Status.EXPIRED, target
+        if status == Status.PLANNED:
+            latest[key] = due
+        result.append(
+            PlannedFollowUp(
+                step=step.name,
+                template=step.template,
+                recipient_key=key,
+                due_at=due,
+                expires_at=expires,
+                status=status,
             )
-    return result
+        )
+    order = {s.name: n for n, s in enumerate(plan.steps)}
+    return sorted(result, key=lambda p: (order[p.step], p.recipient_key))
+
+
+def _day_after(previous: datetime, calendar: Calendar, zone: ZoneInfo) -> datetime:
+    """A business day after a message to the same person: never two on one day."""
+    return calendar.next_open(calendar.add_business_days(previous, 1, zone), zone)

@@ -7,15 +7,12 @@ import json
 import re
 import traceback
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from service.db import data_dir
 from service.errors import TemplateError
-from service.models import Contact, Interview
-from service.validation import Mailbox, clean_line
+from service.validation import clean_line
 
 if TYPE_CHECKING:
     import jinja2
@@ -187,96 +184,3 @@ def _tidy(text: str) -> str:
     """Trim surrounding blank lines and runs of blank lines left by conditional blocks."""
     lines = [line.rstrip() for line in text.strip("\n").splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
-
-
-# --- the data templates see ---------------------------------------------------------------
-
-
-def first_name(name: str) -> str:
-    parts = name.split()
-    return parts[0] if parts else name
-
-
-def _long_date(day: date) -> str:
-    return f"{day:%A}, {day.day} {day:%B %Y}"
-
-
-def person(box: Mailbox) -> dict:
-    return {"name": box.name, "first_name": first_name(box.name), "email": box.email}
-
-
-def contact_data(contact: Contact) -> dict:
-    return {
-        "name": contact.name,
-        "first_name": first_name(contact.name),
-        "email": contact.email,
-        "title": contact.title or "",
-        "phone": contact.phone or "",
-    }
-
-
-def interview_data(interview: Interview) -> dict:
-    zone = ZoneInfo(interview.timezone)
-    start = interview.starts_at.astimezone(zone)
-    return {
-        "id": interview.id,
-        "company": interview.company,
-        "role": interview.role,
-        "date": _long_date(start.date()),
-        "weekday": f"{start:%A}",
-        "time": f"{start:%H:%M}",
-        "timezone": interview.timezone,
-        "location": interview.location or "",
-        "notes": interview.notes or "",
-        "questions": list(interview.questions or []),
-        "decision_date": _long_date(interview.decision_date) if interview.decision_date else "",
-        "contacts": [contact_data(c) for c in interview.contacts if not c.removed],
-    }
-
-
-def followup_context(
-    interview: Interview, contact: Contact | None, me: Mailbox, step: str, due_at: datetime
-) -> dict:
-    """Everything a follow-up template may use; plain data only (the sandbox sees no objects)."""
-    zone = ZoneInfo(interview.timezone)
-    return {
-        "interview": interview_data(interview),
-        "contact": contact_data(contact) if contact is not None else None,
-        "me": person(me),
-        "step": step,
-        "due": _long_date(due_at.astimezone(zone).date()),
-    }
-
-
-def sample_context(me: Mailbox) -> dict:
-    """A realistic interview for `followup doctor` to render every template with."""
-    contact = {
-        "name": "Jane Roe",
-        "first_name": "Jane",
-        "email": "jane.roe@example.com",
-        "title": "Engineering Manager",
-        "phone": "+1 555 0100",
-    }
-    return {
-        "interview": {
-            "id": 0,
-            "company": "Example Corp",
-            "role": "Senior Engineer",
-            "date": "Friday, 4 September 2026",
-            "weekday": "Friday",
-            "time": "14:00",
-            "timezone": "America/New_York",
-            "location": "video call",
-            "notes": "the team's move to event sourcing",
-            "questions": [
-                "How does the team handle on-call?",
-                "What does success look like in 6 months?",
-            ],
-            "decision_date": "Friday, 11 September 2026",
-            "contacts": [contact],
-        },
-        "contact": contact,
-        "me": person(me),
-        "step": "sample",
-        "due": "Tuesday, 8 September 2026",
-    }

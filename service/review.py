@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session, selectinload
 from service import events
 from service.checks import Finding, check_content, check_followup
 from service.composer import compose, current_source_hash
+from service.context import person
 from service.db import Database, serialize
 from service.errors import FollowupError, NotFound, StateConflict, TemplateError, UsageError
 from service.formatting import human_delta
-from service.models import FollowUp, Interview, Status
-from service.rendering import Templates, content_hash
+from service.models import FollowUp, Interview, Kind, Reason, Status
+from service.rendering import Rendered, Templates, content_hash
 from service.validation import Mailbox, clean_line, clean_text
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ REJECTABLE = (Status.PLANNED, Status.PENDING_REVIEW, Status.APPROVED)
 
 
 def prepare_due(delivery, now: datetime) -> int:
-    """Render follow-ups that enter the review window and put them in the queue."""
+    """Render follow-ups that need approval and enter the review window, and queue them."""
     settings = delivery.settings
     me = settings.require_sender()
     count = 0
@@ -40,7 +41,7 @@ def prepare_due(delivery, now: datetime) -> int:
             select(FollowUp)
             .where(
                 FollowUp.status == Status.PLANNED,
-                FollowUp.review.is_(True),
+                delivery.rule.sql(),
                 FollowUp.due_at <= now + settings.review_lead,
             )
             .order_by(FollowUp.due_at, FollowUp.id)
@@ -52,27 +53,47 @@ def prepare_due(delivery, now: datetime) -> int:
             except TemplateError as exc:
                 delivery.fail_unsendable(session, row, now, str(exc), status=Status.PLANNED)
                 continue
-            events.transition(
-                session,
-                row.id,
-                [Status.PLANNED],
-                Status.PENDING_REVIEW,
-                now,
-                actor=delivery.actor,
-                detail={"content_hash": rendered.content_hash},
-                subject=rendered.subject,
-                body_text=rendered.text,
-                body_html=rendered.html,
-                content_hash=rendered.content_hash,
-                source_hash=rendered.source_hash,
-                queued_at=now,
-                approved_hash=None,
-                approved_at=None,
-                digest_notified_at=None,
-            )
+            hold_for_review(session, row, rendered, now, actor=delivery.actor)
             count += 1
     queue_digest(delivery, now)
     return count
+
+
+def hold_for_review(
+    session: Session,
+    row: FollowUp,
+    rendered: Rendered,
+    now: datetime,
+    *,
+    actor: str,
+    why: str | None = None,
+) -> None:
+    """Put this text in the review queue: it goes only once the user approved it.
+
+    `why` is set when the follow-up needed no review but something in it gives pause.
+    """
+    events.transition(
+        session,
+        row.id,
+        [row.status],
+        Status.PENDING_REVIEW,
+        now,
+        actor=actor,
+        kind="held" if why else None,
+        detail={"content_hash": rendered.content_hash} | ({"why": why} if why else {}),
+        subject=rendered.subject,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        content_hash=rendered.content_hash,
+        source_hash=rendered.source_hash,
+        queued_at=now,
+        approved_hash=None,
+        approved_at=None,
+        digest_notified_at=None,
+        last_error=f"held for your review: {why}" if why else None,
+    )
+    if why:
+        log.warning("follow-up %s is held for your review: %s", row.id, why)
 
 
 def approval_still_valid(
@@ -203,16 +224,14 @@ def queue_digest(delivery, now: datetime) -> bool:
             .order_by(FollowUp.due_at, FollowUp.id)
         ).all()
         last = session.scalar(
-            select(func.max(FollowUp.created_at)).where(FollowUp.step.like(f"{DIGEST_STEP}%"))
+            select(func.max(FollowUp.created_at)).where(
+                FollowUp.kind == Kind.NOTE, FollowUp.step == DIGEST_STEP
+            )
         )
         if last is not None and now - last < settings.digest_interval:
             return False
         context = {
-            "me": {
-                "name": me.name,
-                "first_name": me.name.split()[0] if me.name else "",
-                "email": me.email,
-            },
+            "me": person(me),
             "count": len(waiting),
             "items": [_digest_item(f, settings.timezone, now) for f in waiting],
         }
@@ -223,7 +242,8 @@ def queue_digest(delivery, now: datetime) -> bool:
             return False
         digest = FollowUp.note_to_user(
             interview_id=None,
-            step=f"{DIGEST_STEP}_{now:%Y%m%d%H%M%S}",
+            step=DIGEST_STEP,
+            about=f"{now:%Y%m%d%H%M%S%f}",
             template=DIGEST_TEMPLATE,
             rendered=rendered,
             now=now,
@@ -349,6 +369,7 @@ def reject(db: Database, followup_id: int, now: datetime, *, actor: str) -> None
             now,
             actor=actor,
             detail="rejected in review",
+            reason=Reason.USER,
         )
 
 

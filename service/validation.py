@@ -108,14 +108,27 @@ def parse_mailbox(value: str, field: str = "contact") -> Mailbox:
 
 
 def check_zone(value: str, field: str = "time zone") -> ZoneInfo:
-    """Return the IANA time zone named by value or raise UsageError."""
+    """Return the IANA time zone named by value or raise UsageError.
+
+    Only UTC and Area/Location names are accepted: "EST", "CET" or "Etc/GMT+5" are fixed offsets
+    or old aliases that a place's daylight-saving rules do not follow.
+    """
     value = clean_line(value, field, max_len=64)
+    if value in ("UTC", "Etc/UTC"):
+        return ZoneInfo("UTC")
     # "localtime" and "Factory" are files in the tz database, not places.
-    if value in ("UTC", "Etc/UTC") or (value in _zone_names() and value not in NOT_ZONES):
-        try:
-            return ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
+    if value in _zone_names() and value not in NOT_ZONES:
+        if "/" in value and not value.startswith("Etc/"):
+            try:
+                return ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                pass
+        else:
+            raise UsageError(
+                f"{field} {value!r} is a fixed offset or an old alias that ignores local "
+                "daylight-saving rules: use the place's name, e.g. 'America/New_York' or "
+                "'Europe/Berlin' (or UTC)"
+            )
     raise UsageError(
         f"{field} {value!r} is not a known IANA time zone: use a name like 'Europe/Berlin' "
         "or 'America/New_York'"
@@ -169,6 +182,7 @@ def parse_local_datetime(value: str, zone: ZoneInfo, field: str = "--at") -> dat
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise UsageError(f"{field} {value!r} is not a real date and time: {exc}") from None
+    _check_year(parsed.year, value, field)
     if parsed.tzinfo is not None:
         return parsed.astimezone(UTC)
     status = wall_time_status(parsed, zone)
@@ -191,9 +205,22 @@ def parse_date(value: str, field: str) -> date:
     """Parse 'YYYY-MM-DD' or raise UsageError."""
     value = clean_line(value, field, max_len=20)
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise UsageError(f"{field} {value!r} is not a date: use 'YYYY-MM-DD'") from None
+    _check_year(day.year, value, field)
+    return day
+
+
+#: Dates a job search can be about; anything else is a typo (and breaks date arithmetic).
+YEARS = range(2000, 2100)
+
+
+def _check_year(year: int, value: str, field: str) -> None:
+    if year not in YEARS:
+        raise UsageError(
+            f"{field} {value!r} is not between the years 2000 and 2099: check the year"
+        )
 
 
 def require_aware(moment: datetime, what: str = "time") -> datetime:

@@ -1,8 +1,17 @@
-"""The worker: APScheduler is only the clock; every pass reads what is due from the database."""
+"""The worker: APScheduler is only the clock; every pass reads what is due from the database.
+
+Settings are re-read when `.env` or the plan file changes (looked at before every pass, so within
+one FOLLOWUP_TICK) or at once on SIGHUP; a change that does not check out pauses sending until it
+is fixed, rather than sending under the old settings (a mistyped FOLLOWUP_REVIEW must not send
+unreviewed mail).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -13,9 +22,11 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from service.config import Settings
+from service.config import Settings, find_env_file, user_env_file
 from service.db import Database
 from service.delivery import Delivery, Summary
+from service.errors import UsageError
+from service.plan import load_plan
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +43,90 @@ def utcnow() -> datetime:
 class Worker:
     """Runs delivery passes on a tick, plus a one-off wake-up at the next due moment."""
 
-    def __init__(self, settings: Settings, db: Database, clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        clock: Callable[[], datetime] = utcnow,
+        load: Callable[[], Settings] | None = None,
+    ):
         self.settings = settings
         self.db = db
         self.clock = clock
+        #: Reads the settings again; None: never (a worker under test keeps what it was given).
+        self.load = load
         self.delivery = Delivery(settings, db)
         self.stopping = threading.Event()
+        self._reload = threading.Event()
         self._pass_lock = threading.Lock()
+        self._watched = self._fingerprint()
+        #: Why sending is paused (settings that do not check out), or None.
+        self.paused: str | None = None
         self.scheduler: BlockingScheduler | None = None
+
+    def _fingerprint(self) -> tuple:
+        """What the settings are read from: any .env that could be found, and the plan file."""
+        files = [self.settings.workdir / ".env", user_env_file(), self.settings.plan_path]
+        with contextlib.suppress(UsageError):
+            files.append(find_env_file(self.settings.workdir, os.environ))
+        marks = []
+        for path in files:
+            try:
+                stat = path.stat() if path else None
+            except OSError:
+                stat = None
+            marks.append((str(path), stat and (stat.st_mtime_ns, stat.st_size, stat.st_ino)))
+        return tuple(marks)
+
+    def refresh_settings(self) -> None:
+        """Pick up changed settings; called before each pass."""
+        if self.load is None:
+            return
+        watched = self._fingerprint()
+        if watched == self._watched and not self._reload.is_set():
+            return
+        self._reload.clear()
+        self._watched = watched
+        try:
+            new = self.load()
+            plan = load_plan(new.plan_path)
+            new.require_sender()  # over SMTP, a sender that is not the example
+        except UsageError as exc:
+            log.error("the new settings do not check out: %s", exc)
+            self.paused = str(exc)
+            return
+        if new.database_url != self.settings.database_url:
+            log.warning("FOLLOWUP_DATABASE_URL changed: restart the worker to use the new database")
+            new = dataclasses.replace(new, database_url=self.settings.database_url)
+        changes = describe_changes(self.settings, new)
+        for warning in new.warnings:
+            log.warning("%s", warning)
+        self.settings = new
+        self.delivery = Delivery(new, self.db, plan=plan)
+        if self.paused:
+            log.info("settings fixed: sending resumes")
+        self.paused = None
+        log.info("settings re-read: %s", "; ".join(changes) or "no setting changed")
+
+    def reload_now(self, *_args) -> None:
+        """SIGHUP: re-read the settings at once (from a thread: not inside the signal handler)."""
+        self._reload.set()
+        if self.scheduler is not None and self.scheduler.running:
+            threading.Thread(target=self._wake, daemon=True).start()
+
+    def _wake(self) -> None:
+        if self.scheduler is not None and not self.stopping.is_set():
+            self.scheduler.add_job(self.run_pass, id="wake", replace_existing=True)
 
     def run_pass(self) -> Summary | None:
         """One delivery pass; errors are logged, never fatal, so the next tick tries again."""
         if self.stopping.is_set():
             return None
         with self._pass_lock:
+            self.refresh_settings()
+            if self.paused:
+                log.warning("sending is paused until the settings are fixed: %s", self.paused)
+                return None
             try:
                 summary = self.delivery.run_once(self.clock, self.stopping)
             except Exception as exc:  # the worker must outlive a database or network blip
@@ -114,6 +195,7 @@ class Worker:
             next_run_time=datetime.now(UTC),
         )
         previous = {sig: signal.signal(sig, self.stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self.reload_now)
         transport = self.delivery.transport.address
         log.info(
             "worker started: sending via %s, tick %ss, lease %ss",
@@ -134,3 +216,40 @@ class Worker:
     def run_until_idle(self) -> Summary:
         """`worker --once`: send everything due now, then return."""
         return self.delivery.run_once(self.clock, self.stopping)
+
+
+#: Settings whose values never appear in the log.
+SECRET_FIELDS = ("password", "database_url")
+
+
+def describe_changes(old: Settings, new: Settings) -> list[str]:
+    """Which settings changed, in words; secrets say only that they changed."""
+    changes = []
+    for f in dataclasses.fields(Settings):
+        if f.name in ("warnings", "workdir"):
+            continue
+        before, after = getattr(old, f.name), getattr(new, f.name)
+        if before == after:
+            continue
+        if f.name == "smtp" and before is not None and after is not None:
+            for g in dataclasses.fields(before):
+                b, a = getattr(before, g.name), getattr(after, g.name)
+                if b != a:
+                    shown = "changed" if g.name in SECRET_FIELDS else f"{b} -> {a}"
+                    changes.append(f"smtp.{g.name}: {shown}")
+            continue
+        shown = "changed" if f.name in SECRET_FIELDS else f"{_show(before)} -> {_show(after)}"
+        changes.append(f"{f.name}: {shown}")
+    return changes
+
+
+def _show(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, timedelta):
+        return f"{int(value.total_seconds())}s"
+    if value is None:
+        return "(none)"
+    if hasattr(value, "host"):  # SmtpSettings: never its password
+        return value.address
+    return str(value)

@@ -24,12 +24,16 @@ PG_ADMIN = os.environ.get("FOLLOWUP_TEST_PG", "postgresql://postgres@127.0.0.1:5
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch):
-    """Tests never see the developer's FOLLOWUP_* settings."""
+def _clean_environment(monkeypatch, tmp_path_factory):
+    """Tests never see the developer's FOLLOWUP_* settings, nor their ~/.config and
+    ~/.local/share (the user's config and data folders are fresh, empty temporary ones)."""
     for name in list(os.environ):
         if name.startswith("FOLLOWUP_") and name != "FOLLOWUP_TEST_PG":
             monkeypatch.delenv(name)
     monkeypatch.setenv("FOLLOWUP_TIMEZONE", "Europe/Berlin")
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
 
 
 def _pg_exec(sql: str) -> None:
@@ -134,6 +138,7 @@ def workdir(tmp_path, monkeypatch, db_url) -> Path:
     """A working directory for the CLI, with FOLLOWUP_DATABASE_URL pointing at the test database."""
     wd = tmp_path / "work"
     wd.mkdir()
+    (wd / ".env").write_text("# the tests' settings come from the environment\n")
     monkeypatch.chdir(wd)
     monkeypatch.setenv("FOLLOWUP_DATABASE_URL", db_url)
     monkeypatch.setenv("FOLLOWUP_FROM", "Ada Candidate <ada@candidate.example>")
@@ -235,7 +240,7 @@ def record_interview(run, clock):
         *extra: str,
         company: str = "Acme Corp",
         role: str = "Staff Engineer",
-        contacts=("Jane Roe <jane@acme.example>",),
+        contacts=("Jane Roe <jane@acme.example> | topic=the move to event sourcing",),
     ):
         start = clock().astimezone(UTC) - timedelta(minutes=30)
         args = [
@@ -252,7 +257,7 @@ def record_interview(run, clock):
             "--duration",
             "30m",
             "--notes",
-            "the move to event sourcing",
+            "PRIVATE: they lowballed me on salary",
             "--json",
         ]
         for c in contacts:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +15,14 @@ from sqlalchemy import func, select
 
 from service.db import Database
 from service.models import Contact, FollowUp, Interview
+
+FIRST = ("Ada", "Ben", "Cleo", "Dev", "Eve", "Finn", "Gia", "Hugo", "Iris", "Jon")
+LAST = ("Roe", "Lee", "Diaz", "Khan", "Moss", "Ng", "Ortiz", "Park", "Quist", "Reyes")
+
+
+def person_name(n: int) -> str:
+    """A realistic name for contact n (a name with digits would be held for review)."""
+    return f"{FIRST[n % 10]} {LAST[n // 10 % 10]}"
 
 
 def seed_due(
@@ -48,7 +58,7 @@ def seed_due(
                 Contact(
                     interview_id=interview.id,
                     position=n,
-                    name=f"Person {n}",
+                    name=person_name(n),
                     email=f"p{n}@acme.example",
                     title="",
                     phone="",
@@ -67,7 +77,6 @@ def seed_due(
                     template="thank_you",
                     due_at=due,
                     status="planned",
-                    review=False,
                     attempts=0,
                     created_at=now,
                     updated_at=now,
@@ -119,3 +128,50 @@ def start_worker(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Popen
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+class LogReader:
+    """Collects a worker's stderr lines in a thread, so a test can wait for what it logs."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(process.stderr,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self.closed = True
+            self._changed.notify_all()
+
+    closed = False
+
+    @property
+    def text(self) -> str:
+        with self._changed:
+            return "".join(self.lines)
+
+    def count(self, fragment: str) -> int:
+        return self.text.count(fragment)
+
+    def wait_for(self, fragment: str, times: int = 1, timeout: float = 30) -> None:
+        """Until `fragment` has been logged `times` times in all; fails with the log otherwise."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while "".join(self.lines).count(fragment) < times:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.closed:
+                    raise AssertionError(
+                        f"the worker did not log {fragment!r} {times} time(s); its log:\n"
+                        + "".join(self.lines)
+                    )
+                self._changed.wait(left)
+
+    def finish(self, timeout: float = 20) -> str:
+        """After the process ended: everything it logged."""
+        self._thread.join(timeout)
+        return self.text

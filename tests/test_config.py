@@ -38,7 +38,8 @@ def test_real_environment_variables_win_over_the_env_file(tmp_path):
     assert settings.review is False
 
 
-def test_relative_paths_are_relative_to_the_working_directory(tmp_path):
+def test_relative_paths_are_relative_to_the_working_directory_with_its_env_file(tmp_path):
+    write_env(tmp_path, "")
     (tmp_path / "my_plan.toml").write_text("", encoding="utf-8")
     (tmp_path / "my_templates").mkdir()
     settings = load_settings(
@@ -72,10 +73,12 @@ def test_absolute_paths_are_kept(tmp_path):
     assert settings.outbox_dir == elsewhere / "outbox"
 
 
-def test_defaults_keep_everything_in_the_working_directory_with_review_off(tmp_path):
+def test_defaults_keep_everything_next_to_the_env_file_with_review_off(tmp_path):
+    write_env(tmp_path, "")
     settings = load_settings(tmp_path, environ={"FOLLOWUP_TIMEZONE": "Europe/Berlin"})
     workdir = tmp_path.resolve()
     assert settings.workdir == workdir
+    assert settings.env_file == workdir / ".env"
     assert settings.database_url == f"sqlite:///{workdir / 'followup.db'}"
     assert settings.outbox_dir == workdir / "outbox"
     assert settings.review is False
@@ -85,10 +88,85 @@ def test_defaults_keep_everything_in_the_working_directory_with_review_off(tmp_p
     assert settings.plan_path is None
 
 
-def test_a_missing_sender_is_reported_with_how_to_set_it(tmp_path):
-    settings = load_settings(tmp_path, environ={})
+def test_a_missing_sender_is_refused_for_smtp_with_how_to_set_it(tmp_path):
+    settings = load_settings(tmp_path, environ={"FOLLOWUP_SMTP_HOST": "smtp.fastmail.com"})
     with pytest.raises(ConfigError, match="FOLLOWUP_FROM is not set"):
         settings.require_sender()
+
+
+def test_in_outbox_mode_a_placeholder_stands_in_for_a_missing_sender(tmp_path):
+    sender = load_settings(tmp_path, environ={}).require_sender()
+    assert sender.name == "Your Name" and sender.domain.endswith(".invalid")
+
+
+@pytest.mark.parametrize(
+    "sender", ['"Your Name <you@example.com>"', "Ada <ada@example.org>", "Your Name <ada@ada.dev>"]
+)
+def test_the_example_sender_is_never_used_over_smtp(tmp_path, sender):
+    write_env(tmp_path, f"FOLLOWUP_FROM={sender}\nFOLLOWUP_SMTP_HOST=smtp.fastmail.com\n")
+    settings = load_settings(tmp_path, environ={})
+    assert settings.sender_is_placeholder
+    with pytest.raises(ConfigError, match="FOLLOWUP_FROM is still the example"):
+        settings.require_sender()
+
+
+# --- where the settings and the data live -------------------------------------------------------
+
+
+def test_without_a_env_file_here_the_users_config_file_is_used(tmp_path, monkeypatch):
+    config = tmp_path / "config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    (config / "followup").mkdir(parents=True)
+    (config / "followup" / ".env").write_text("FOLLOWUP_REVIEW=on\nFOLLOWUP_PLAN=plan.toml\n")
+    (config / "followup" / "plan.toml").write_text("")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    settings = load_settings(elsewhere, environ={})
+    assert settings.review is True
+    assert settings.env_file == config / "followup" / ".env"
+    # Config files are next to the .env; data in the user's data folder, never in the cwd.
+    assert settings.plan_path == config / "followup" / "plan.toml"
+    assert settings.database_url == f"sqlite:///{tmp_path / 'data' / 'followup' / 'followup.db'}"
+    assert settings.outbox_dir == tmp_path / "data" / "followup" / "outbox"
+    assert "settings from" in settings.describe_env_file()
+
+
+def test_with_no_env_file_anywhere_data_goes_to_the_users_data_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    settings = load_settings(tmp_path, environ={})
+    assert settings.env_file is None
+    assert settings.database_url == f"sqlite:///{tmp_path / 'data' / 'followup' / 'followup.db'}"
+    assert "no .env found" in settings.describe_env_file()
+
+
+def test_followup_env_file_names_the_settings_file_and_its_folder_holds_the_data(tmp_path):
+    folder = tmp_path / "job-hunt"
+    folder.mkdir()
+    (folder / "settings.env").write_text("FOLLOWUP_REVIEW=on\n")
+    settings = load_settings(tmp_path, environ={"FOLLOWUP_ENV_FILE": str(folder / "settings.env")})
+    assert settings.review is True
+    assert settings.database_url == f"sqlite:///{folder / 'followup.db'}"
+    with pytest.raises(ConfigError, match="FOLLOWUP_ENV_FILE"):
+        load_settings(tmp_path, environ={"FOLLOWUP_ENV_FILE": str(folder / "missing.env")})
+
+
+def test_a_misspelled_setting_is_warned_about_with_the_closest_name(tmp_path):
+    write_env(tmp_path, "FOLLOWUP_REVEIW=on\nFOLLOWUP_TIMEZONE=Europe/Berlin\n")
+    settings = load_settings(tmp_path, environ={"FOLLOWUP_SMTP_HSOT": "x"})
+    assert settings.review is False
+    assert any("FOLLOWUP_REVEIW" in w and "FOLLOWUP_REVIEW?" in w for w in settings.warnings)
+    assert any("FOLLOWUP_SMTP_HSOT" in w and "FOLLOWUP_SMTP_HOST?" in w for w in settings.warnings)
+    assert len(settings.warnings) == 2
+
+
+def test_through_the_cli_a_misspelled_setting_is_a_warning_on_stderr(tmp_path, monkeypatch, run):
+    monkeypatch.chdir(tmp_path)
+    write_env(tmp_path, "FOLLOWUP_REVEIW=on\n")
+    result = run("schedule")
+    assert "warning: FOLLOWUP_REVEIW is not a followup setting" in result.err
+    assert "did you mean FOLLOWUP_REVIEW?" in result.err
 
 
 @pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
@@ -131,6 +209,11 @@ BAD_VALUES = [
     ("FOLLOWUP_DIGEST_INTERVAL", "99999999999999w", {}),
     ("FOLLOWUP_DATABASE_URL", "mysql://root@db.example/followup", {}),
     ("FOLLOWUP_DATABASE_URL", "followup.db", {}),
+    ("FOLLOWUP_DATABASE_URL", "sqlite:///", {}),
+    ("FOLLOWUP_DATABASE_URL", "sqlite:///:memory:", {}),
+    ("FOLLOWUP_DATABASE_URL", "sqlite://", {}),
+    ("FOLLOWUP_TIMEZONE", "EST", {}),
+    ("FOLLOWUP_TIMEZONE", "Etc/GMT+5", {}),
 ]
 
 

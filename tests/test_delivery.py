@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
 from email import message_from_bytes, policy
+from pathlib import Path
 
 from sqlalchemy import select, text
 
@@ -54,6 +56,7 @@ def test_due_follow_up_is_delivered_once(
     assert msg["Date"] is not None
     assert "Dear Jane," in msg.get_body(("plain",)).get_content()
     assert "the move to event sourcing" in msg.get_body(("plain",)).get_content()
+    assert "PRIVATE" not in got.data.decode()  # the interview's notes are the user's own
     assert stored.server_reply.startswith("250")
     # Real servers reject bare LF: every line ends in CRLF.
     assert b"\n" not in got.data.replace(b"\r\n", b"")
@@ -273,7 +276,8 @@ def test_hourly_cap_holds_the_rest_back(
     for k, v in mailserver.env(FOLLOWUP_MAX_PER_HOUR="2").items():
         monkeypatch.setenv(k, v)
     run("migrate")
-    record_interview(contacts=[f"Person {n} <p{n}@acme.example>" for n in range(3)])
+    names = ["Ann Lee", "Bob Chan", "Cy Diaz"]
+    record_interview(contacts=[f"{name} <p{n}@acme.example>" for n, name in enumerate(names)])
     assert "2 sent" in run("worker", "--once").out
     assert len(mailserver.received) == 2
     clock.advance(timedelta(minutes=59))
@@ -319,7 +323,12 @@ def test_header_injection_never_yields_an_extra_header(
     # And data that slipped into the database some other way is refused when the message is built.
     db = Database(db_url)
     with db.transaction() as session:
-        session.execute(text("UPDATE contacts SET name = 'Jane\r\nBcc: evil@attacker.example'"))
+        session.execute(
+            text(
+                "UPDATE contacts SET name = 'Jane\r\nBcc: evil@attacker.example', "
+                "greeting = 'Dear Jane'"
+            )
+        )
     db.dispose()
     run("worker", "--once")
     for r in mailserver.received:
@@ -392,3 +401,53 @@ def test_password_never_reaches_logs_events_or_tracebacks(
         assert password not in everything  # ...but never the password
     finally:
         server.stop()
+
+
+def test_the_worker_refuses_smtp_with_the_example_sender_and_sends_nothing(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, monkeypatch
+):
+    run("migrate")
+    record_interview()
+    monkeypatch.setenv("FOLLOWUP_FROM", "Your Name <you@example.com>")
+    for k, v in mailserver.env().items():
+        monkeypatch.setenv(k, v)
+    result = run("worker", "--once")
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert "FOLLOWUP_FROM is still the example" in result.err
+    assert mailserver.received == []
+    assert run("send-test").code == 2
+
+
+def test_a_deferred_follow_up_shows_when_it_is_retried_and_why(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, monkeypatch
+):
+    for k, v in mailserver.env().items():
+        monkeypatch.setenv(k, v)
+    run("migrate")
+    record_interview()
+    mailserver.recorder.mode = "defer"
+    run("worker", "--once")
+    text = run("schedule").out
+    line = next(line for line in text.splitlines() if "thank_you" in line)
+    assert "deferred, retry " in line and "451" in line
+    row = next(r for r in run("schedule", "--json").json() if r["step"] == "thank_you")
+    assert row["retry_at"] and "451" in row["last_error"]
+
+
+def test_from_another_folder_a_command_says_where_it_looked_and_creates_no_database(
+    tmp_path, run, monkeypatch
+):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = run("schedule")
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert "there is no database at" in result.err and "run `followup migrate`" in result.err
+    assert "no .env found" in result.err
+    assert list(elsewhere.iterdir()) == []
+    data = Path(os.environ["XDG_DATA_HOME"]) / "followup"
+    assert not (data / "followup.db").exists()
+    assert run("doctor").code == 1
+    assert not (data / "followup.db").exists()
+    assert run("migrate").code == 0
+    assert (data / "followup.db").exists() and list(elsewhere.iterdir()) == []

@@ -97,7 +97,7 @@ def test_template_override_with_a_syntax_error_names_file_and_line(workdir, run,
     assert lines(result)["template status_check"] == "ok"
 
 
-def test_broken_review_digest_is_reported_when_review_is_on(workdir, run, monkeypatch):
+def test_broken_review_digest_is_reported_review_on_or_off(workdir, run, monkeypatch):
     folder = workdir / "my-templates"
     folder.mkdir()
     (folder / "review_digest.txt").write_text(
@@ -105,7 +105,8 @@ def test_broken_review_digest_is_reported_when_review_is_on(workdir, run, monkey
         "{{ items[0].nonsense }}\n{% endblock %}\n"
     )
     monkeypatch.setenv("FOLLOWUP_TEMPLATES_DIR", str(folder))
-    assert run("doctor").code == 0  # review off: the digest is never written
+    # With review off too: a follow-up with a doubtful greeting is held, and the digest says so.
+    assert run("doctor").code == 1
     result = run("doctor", env={"FOLLOWUP_REVIEW": "on"})
     assert result.code == 1
     line = line_of(result, "template review_digest")
@@ -115,13 +116,32 @@ def test_broken_review_digest_is_reported_when_review_is_on(workdir, run, monkey
     assert run("doctor", env={"FOLLOWUP_REVIEW": "on"}).code == 0
 
 
-def test_missing_sender_is_a_failure_with_a_hint(workdir, run, monkeypatch):
+def test_missing_sender_is_a_warning_in_outbox_mode_and_a_failure_for_smtp(
+    workdir, run, monkeypatch
+):
     monkeypatch.delenv("FOLLOWUP_FROM")
     result = run("doctor")
+    assert result.code == 0
+    line = line_of(result, "sender")
+    assert line.startswith("WARN") and "FOLLOWUP_FROM is not set" in line
+    assert 'hint: set FOLLOWUP_FROM="' in line
+    result = run("doctor", env=dead_smtp())
     assert result.code == 1
     line = line_of(result, "sender")
     assert line.startswith("FAIL") and "FOLLOWUP_FROM is not set" in line
-    assert 'hint: set FOLLOWUP_FROM="' in line
+
+
+def test_the_example_sender_is_a_failure_once_smtp_is_set(workdir, run, monkeypatch):
+    monkeypatch.setenv("FOLLOWUP_FROM", "Your Name <you@example.com>")
+    assert line_of(run("doctor"), "sender").startswith("WARN")
+    result = run("doctor", env=dead_smtp())
+    assert result.code == 1
+    line = line_of(result, "sender")
+    assert line.startswith("FAIL") and "still the example" in line
+
+
+def test_doctor_says_which_env_file_it_used(workdir, run):
+    assert f"settings from {workdir / '.env'}" in line_of(run("doctor"), "settings")
 
 
 def test_smtp_server_that_is_down_is_a_failure_naming_host_and_port(workdir, run):

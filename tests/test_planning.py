@@ -46,9 +46,9 @@ def facts(
     )
 
 
-def plan(facts_, *, now, plan_=DEFAULT_PLAN, holidays=None, review=False):
+def plan(facts_, *, now, plan_=DEFAULT_PLAN, holidays=None):
     calendar = Calendar(plan_.window, holidays)
-    return plan_followups(facts_, plan_, calendar, now, review_default=review)
+    return plan_followups(facts_, plan_, calendar, now)
 
 
 def only(planned, step: str, to: str = JANE):
@@ -105,15 +105,6 @@ def test_with_a_decision_date_the_status_check_comes_the_business_day_after_it()
     assert due(planned, "status_check") == local(BERLIN, 2026, 9, 14, 11, 0)  # Monday
     assert due(planned, "call_reminder", to="me") == local(BERLIN, 2026, 9, 14, 11, 0)
     assert due(planned, "final_note") == local(BERLIN, 2026, 9, 18, 11, 0)  # a week after it
-
-
-def test_reminders_to_me_are_never_reviewed_while_mail_to_contacts_follows_the_setting():
-    planned = plan(
-        facts(local(BERLIN, 2026, 9, 1, 10)), now=local(BERLIN, 2026, 9, 1, 12), review=True
-    )
-    assert only(planned, "call_reminder", to="me").review is False
-    assert only(planned, "thank_you").review is True
-    assert only(planned, "status_check").review is True
 
 
 def test_a_step_whose_time_has_passed_goes_out_at_the_next_open_slot():
@@ -455,7 +446,7 @@ def test_every_planned_follow_up_is_due_in_utc_inside_the_window_and_not_in_the_
     now = interview.ends_at + timedelta(minutes=now_after_end)
     calendar = Calendar(DEFAULT_PLAN.window, code)
 
-    planned = plan_followups(interview, DEFAULT_PLAN, calendar, now, review_default=False)
+    planned = plan_followups(interview, DEFAULT_PLAN, calendar, now)
 
     expected = {("thank_you", k) for k in keys} | {
         ("status_check", keys[0]),

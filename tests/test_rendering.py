@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from service.checks import check_content
+from service.context import sample_context
 from service.errors import TemplateError
 from service.rendering import (
     Rendered,
     Templates,
     content_hash,
     default_templates_dir,
-    sample_context,
 )
 from service.validation import Mailbox
 
@@ -31,9 +31,10 @@ SHIPPED = (
 )
 
 
-def context() -> dict:
-    """sample_context plus what the two notes to the user are rendered with in the service."""
-    ctx = sample_context(ME)
+def context(private: bool = False) -> dict:
+    """sample_context plus what the two notes to the user are rendered with in the service;
+    `private` as for a message to the user (with the notes)."""
+    ctx = sample_context(ME, private=private)
     # As Delivery.notify_user_of_failure gives it.
     ctx["failed"] = {
         "id": 17,
@@ -79,7 +80,7 @@ TEMPLATE = """\
 {% block body %}
 Dear {{ contact.first_name }},
 
-About {{ interview.notes }}.
+About {{ contact.topic }}.
 {% endblock %}
 """
 
@@ -109,7 +110,7 @@ def test_every_shipped_template_is_there():
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_templates_render_cleanly_with_the_sample(name):
-    ctx = digest_context() if name == "review_digest" else context()
+    ctx = digest_context() if name == "review_digest" else context(name == "call_reminder")
     rendered = Templates().render(name, ctx)
     assert rendered.subject and "\n" not in rendered.subject
     assert rendered.text.endswith("\n") and rendered.text.strip()
@@ -131,8 +132,9 @@ def test_shipped_templates_say_what_they_are_about():
     assert "- How does the team handle on-call?" in questions
     assert "- What does success look like in 6 months?" in questions
 
-    assert "Friday, 11 September 2026" in t.render("status_check", ctx).text
-    assert "+1 555 0100" in t.render("call_reminder", ctx).text
+    assert "Friday, September 11, 2026" in t.render("status_check", ctx).text
+    reminder = t.render("call_reminder", context(private=True)).text
+    assert "+1 555 0100" in reminder and "salary range discussed" in reminder
 
     failed = t.render("delivery_failed", ctx)
     assert failed.subject == "Not delivered: Thank you for the Senior Engineer interview"
@@ -256,9 +258,9 @@ def test_the_sandbox_refuses_to_reach_python_internals(overrides, expression):
 
 def test_template_syntax_in_user_data_is_printed_literally():
     ctx = context()
-    ctx["contact"]["first_name"] = "{{ 7*7 }}"
+    ctx["contact"]["greeting"] = "Dear {{ 7*7 }}"
     ctx["interview"]["role"] = "{% raw %}Engineer{{ 7*7 }}"
-    ctx["interview"]["notes"] = "{{ 7*7 }} and {% if true %}yes{% endif %}"
+    ctx["contact"]["topic"] = "{{ 7*7 }} and {% if true %}yes{% endif %}"
     rendered = Templates().render("thank_you", ctx)
     assert rendered.text.startswith("Dear {{ 7*7 }},\n")
     assert "{{ 7*7 }} and {% if true %}yes{% endif %}" in rendered.text
@@ -270,11 +272,11 @@ def test_html_is_escaped_in_the_html_part_and_not_in_the_text(overrides):
     write(overrides / "thank_you.txt", TEMPLATE)
     write(
         overrides / "thank_you.html",
-        "{% block body %}<p>Dear {{ contact.first_name }},</p>\n<p>{{ interview.notes }}</p>"
+        "{% block body %}<p>Dear {{ contact.first_name }},</p>\n<p>{{ contact.topic }}</p>"
         "{% endblock %}\n",
     )
     ctx = context()
-    ctx["interview"]["notes"] = "<script>alert('x')</script> & more"
+    ctx["contact"]["topic"] = "<script>alert('x')</script> & more"
     ctx["contact"]["first_name"] = 'Jane "<b>"'
     rendered = Templates(overrides).render("thank_you", ctx)
     assert "<script>" not in rendered.html

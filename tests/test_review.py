@@ -158,7 +158,7 @@ def test_rejected_is_never_sent(review_on, run, clock, record_interview, db_url)
     run("worker", "--once")
     assert to_contacts(review_on) == []
     assert followup(db_url, fid).status == "rejected"
-    assert run("approve", str(fid)).code == 1  # the loser is told why
+    assert run("approve", str(fid)).code == 2  # the loser is told why
     assert run("queue", "--json").json() == []
 
 
@@ -234,7 +234,7 @@ def test_an_unapproved_thank_you_expires_after_three_days(
     clock.advance(timedelta(hours=2))
     run("worker", "--once")
     assert followup(db_url, fid).status == "expired"
-    assert run("approve", str(fid)).code == 1
+    assert run("approve", str(fid)).code == 2
     run("worker", "--once")
     assert to_contacts(review_on) == []
 
@@ -344,10 +344,10 @@ def test_approve_reject_and_worker_race_to_exactly_one_outcome(
         outcomes.add(status)
         if status == "sent":
             assert (
-                delivered == 1 and a_code == 0 and r_code == 1 and "cannot become rejected" in r_err
+                delivered == 1 and a_code == 0 and r_code == 2 and "cannot become rejected" in r_err
             )
         elif status == "approved":  # approved after the worker's pass: goes at the next tick
-            assert delivered == 0 and a_code == 0 and r_code == 1
+            assert delivered == 0 and a_code == 0 and r_code == 2
         else:
             assert status == "rejected" and delivered == 0 and r_code == 0
             assert a_code == 0 or "rejected" in a_err  # approve lost, or won before the reject
@@ -380,3 +380,62 @@ def test_review_walks_the_queue_in_the_terminal(review_on, run, clock, record_in
     assert snoozed.due_at.astimezone(UTC).replace(second=0) == later.replace(
         second=0, microsecond=0
     )
+
+
+def test_approve_all_leaves_follow_ups_with_warnings_unless_forced(
+    review_on, run, record_interview, db_url
+):
+    queue = setup_queue(
+        run,
+        record_interview,
+        contacts=("Jane Roe <jane@acme.example> | topic=x", "J. Lee <jlee@acme.example> | topic=y"),
+    )
+    doubtful = next(q for q in queue if q["to"] == "jlee@acme.example")
+    assert doubtful["warnings"]
+    result = run("approve", "--all")
+    assert result.code == 0, result.err
+    assert f"follow-up {doubtful['id']}: not approved, it has warnings" in result.err
+    assert "'J.' is only an initial" in result.err
+    assert [q["id"] for q in run("queue", "--json").json()] == [doubtful["id"]]
+    forced = run("approve", "--all", "--force")
+    assert forced.code == 0 and f"follow-up {doubtful['id']}: approved" in forced.out
+    assert run("queue", "--json").json() == []
+
+
+def test_approval_exit_codes_follow_one_rule(review_on, run, record_interview):
+    fid = setup_queue(run, record_interview)[0]["id"]
+    assert run("approve", str(fid)).code == 0
+    twice = run("approve", str(fid))
+    assert twice.code == 2 and "is approved" in twice.err
+    unknown = run("approve", "99")
+    assert unknown.code == 2 and "does not exist" in unknown.err
+    huge = run("approve", "99999999999999999999")
+    assert huge.code == 2 and huge.err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("editor", "complaint"),
+    [("false", "the editor failed"), ("no-such-editor-here", "the editor failed")],
+)
+def test_a_failing_editor_is_one_line_exit_2_and_changes_nothing(
+    review_on, run, record_interview, monkeypatch, editor, complaint
+):
+    before = setup_queue(run, record_interview)[0]
+    monkeypatch.setenv("EDITOR", editor)
+    result = run("edit", str(before["id"]))
+    assert result.code == 2
+    assert result.err.startswith(f"followup: error: {complaint}") and result.err.count("\n") == 1
+    assert run("queue", "--json").json()[0]["body"] == before["body"]
+
+
+def test_an_editor_that_writes_something_other_than_utf8_is_refused(
+    review_on, run, record_interview, monkeypatch, tmp_path
+):
+    before = setup_queue(run, record_interview)[0]
+    script = tmp_path / "latin1-editor"
+    script.write_text("#!/bin/sh\nprintf 'Subject: Caf\\351\\n\\nBody\\n' > \"$1\"\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(script))
+    result = run("edit", str(before["id"]))
+    assert result.code == 2 and "not UTF-8" in result.err
+    assert run("queue", "--json").json()[0]["body"] == before["body"]

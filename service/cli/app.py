@@ -1,0 +1,136 @@
+"""The `followup` command line's frame: settings and database per command, output, exit codes.
+
+Exit codes: 0 done; 2 the request cannot be done as asked (bad input or settings, an unknown id,
+or a record whose state does not allow it, such as approving twice); 1 anything else (a database
+or server failure, a bug). Errors are one line on stderr; `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from functools import cached_property
+
+import click
+
+from service import __version__, events, formatting
+from service.approval import ReviewRule
+from service.config import Settings, load_settings
+from service.db import Database, require_migrated
+from service.errors import FollowupError
+
+log = logging.getLogger("followup")
+
+#: A record id as the database stores it: anything else is refused as bad input.
+ID = click.IntRange(min=1, max=2**31 - 1)
+
+
+class App:
+    """What a command needs, built when the command runs (never at import)."""
+
+    def __init__(self, debug: bool = False):
+        self.debug = debug
+
+    @cached_property
+    def settings(self) -> Settings:
+        settings = load_settings()
+        logging.basicConfig(
+            level="DEBUG" if self.debug else settings.log_level,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+        if not self.debug:
+            logging.getLogger("alembic").setLevel(logging.WARNING)
+            logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        for warning in settings.warnings:
+            click.echo(f"followup: warning: {warning}", err=True)
+        return settings
+
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.settings.database_url)
+
+    def ready_db(self) -> Database:
+        """The database, after checking it is migrated (never creating it)."""
+        require_migrated(self.db, self.settings.describe_env_file())
+        return self.db
+
+    @cached_property
+    def rule(self) -> ReviewRule:
+        """Whether a follow-up needs approval, under the settings and plan in force."""
+        from service.plan import load_plan
+
+        return ReviewRule.of(self.settings.review, load_plan(self.settings.plan_path))
+
+    @property
+    def me(self) -> str:
+        return self.settings.sender.email if self.settings.sender else "me"
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def actor(self, role: str = "cli") -> str:
+        return events.actor_name(role)
+
+    def close(self) -> None:
+        """Give back database connections when the command ends."""
+        if "db" in self.__dict__:
+            self.db.dispose()
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def emit(data) -> None:
+    click.echo(formatting.dumps(data))
+
+
+def json_option(fn):
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(fn)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@click.version_option(__version__, prog_name="followup")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """followup: sends your interview follow-up emails on time, in good form, never twice."""
+    ctx.obj = App(debug=debug)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; errors become one line on stderr and exit 2 (usage) or 1 (failure)."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="followup", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("followup: aborted", err=True)
+        sys.exit(1)
+    except click.exceptions.NoSuchOption as exc:
+        _fail(
+            exc,
+            f"{exc.format_message()} (see `{exc.ctx.command_path} --help`)"
+            if exc.ctx
+            else exc.format_message(),
+            2,
+        )
+    except click.exceptions.UsageError as exc:
+        where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        _fail(exc, f"{exc.format_message()}{where}", 2)
+    except FollowupError as exc:
+        if debug:
+            raise
+        _fail(exc, str(exc), exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(0)
+
+
+def _fail(exc: Exception, message: str, code: int) -> None:
+    # One line, whatever the message was made of (click lists choices on several lines).
+    click.echo(f"followup: error: {' '.join(message.split())}", err=True)
+    sys.exit(code)

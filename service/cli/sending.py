@@ -1,0 +1,151 @@
+"""`followup migrate|schedule|worker|retry|cancel|preview|send-test|doctor`: running the service."""
+
+from __future__ import annotations
+
+import click
+
+from service import formatting
+from service.cli.app import ID, App, cli, emit, json_option, pass_app
+from service.db import migrate, schema_status
+
+
+@cli.command("migrate")
+@pass_app
+def migrate_cmd(app: App) -> None:
+    """Create or upgrade the database schema."""
+    before, head = schema_status(app.db)
+    migrate(app.db)
+    where = _safe_url(app.settings.database_url)
+    if before is None:
+        click.echo(f"created the database at {where} (schema {head})")
+    elif before != head:
+        click.echo(f"upgraded the database at {where} from schema {before} to {head}")
+    else:
+        click.echo(f"the database at {where} is up to date (schema {head})")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@cli.command("schedule")
+@click.option("--all", "include_all", is_flag=True, help="Also sent, failed, cancelled ...")
+@json_option
+@pass_app
+def schedule_cmd(app: App, include_all: bool, as_json: bool) -> None:
+    """Upcoming follow-ups, soonest first (notes to you are labelled as such)."""
+    from service import interviews
+
+    rows = interviews.list_followups(app.ready_db(), include_all=include_all)
+    if as_json:
+        emit([formatting.followup_json(f, app.me, app.rule) for f in rows])
+    elif not rows:
+        click.echo("Nothing scheduled." + ("" if include_all else " (--all shows past ones)"))
+    else:
+        click.echo(formatting.followup_rows(rows, app.settings.timezone, app.rule))
+
+
+@cli.command("worker")
+@click.option("--once", is_flag=True, help="Send everything due now, then exit (for cron).")
+@pass_app
+def worker_cmd(app: App, once: bool) -> None:
+    """Send due follow-ups until stopped (SIGTERM/SIGINT finish the message in flight).
+
+    A running worker re-reads .env and the plan file when they change (within one tick), or at
+    once on SIGHUP.
+    """
+    from service.config import load_settings
+    from service.worker import Worker
+
+    settings = app.settings
+    settings.require_sender()
+    if settings.smtp is None and settings.sender is None:
+        click.echo(
+            "followup: warning: FOLLOWUP_FROM is not set: mail is written to the outbox signed "
+            f"'Your Name' until you set it in .env ({settings.outbox_dir})",
+            err=True,
+        )
+    worker = Worker(settings, app.ready_db(), clock=app.now, load=load_settings)
+    if once:
+        summary = worker.run_until_idle()
+        click.echo(
+            f"{summary.sent} sent, {summary.deferred} deferred, {summary.failed} failed, "
+            f"{summary.uncertain + summary.flagged} uncertain, {summary.expired} expired, "
+            f"{summary.prepared} to review"
+        )
+        return
+    worker.run_forever()
+
+
+@cli.command("retry")
+@click.argument("followup_ids", type=ID, nargs=-1, required=True)
+@pass_app
+def retry_cmd(app: App, followup_ids: tuple[int, ...]) -> None:
+    """Send an uncertain, failed, deferred or expired follow-up again (you decided it should go)."""
+    from service import followups
+
+    for fid in followup_ids:
+        status = followups.retry(app.ready_db(), fid, app.now(), actor=app.actor())
+        click.echo(f"follow-up {fid}: {status}, goes at the next pass (review permitting)")
+
+
+@cli.command("cancel")
+@click.argument("followup_ids", type=ID, nargs=-1, required=True)
+@pass_app
+def cancel_cmd(app: App, followup_ids: tuple[int, ...]) -> None:
+    """Make sure a follow-up is never sent."""
+    from service import followups
+
+    for fid in followup_ids:
+        followups.cancel(app.ready_db(), fid, app.now(), actor=app.actor())
+        click.echo(f"follow-up {fid}: cancelled")
+
+
+@cli.command("preview")
+@click.argument("followup_id", type=ID)
+@click.option("--raw", is_flag=True, help="The exact bytes on the wire (encoded), not decoded.")
+@pass_app
+def preview_cmd(app: App, followup_id: int, raw: bool) -> None:
+    """Print the message that would go out, with any warnings."""
+    from service import followups
+
+    preview = followups.preview(app.settings, app.ready_db(), followup_id, app.now())
+    for warning in preview.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(preview.raw if raw else preview.text)
+
+
+@cli.command("send-test")
+@click.option("--to", "to", help="Address to send to (default: your own, FOLLOWUP_FROM).")
+@pass_app
+def send_test_cmd(app: App, to: str | None) -> None:
+    """Mail yourself a test message through the configured SMTP server (or the outbox)."""
+    from service import followups
+
+    click.echo(followups.send_test(app.settings, to, app.now()))
+
+
+@cli.command("doctor")
+@json_option
+@pass_app
+def doctor_cmd(app: App, as_json: bool) -> None:
+    """Check configuration, database, plan, templates and SMTP; say what to fix."""
+    from service import doctor
+
+    checks = list(doctor.run_checks(app.settings, app.db))
+    if as_json:
+        emit(
+            [
+                {"name": c.name, "status": c.status, "detail": c.detail, "hint": c.hint}
+                for c in checks
+            ]
+        )
+    else:
+        for check in checks:
+            click.echo(f"{check.label}  {check.name}: {check.detail}")
+            if check.status != "ok" and check.hint:
+                click.echo(f"      hint: {check.hint}")
+    if any(c.status == "fail" for c in checks):
+        raise SystemExit(1)
