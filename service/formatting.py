@@ -192,10 +192,12 @@ def interview_text(
     if i.location:
         lines.append(f"  Where:     {i.location}")
     for n, c in enumerate(c for c in i.contacts if not c.removed):
-        extra = ", ".join(x for x in (c.title, c.phone) if x)
-        extra += (f"; topic: {c.topic}" if c.topic else "") + (
-            f"; greeting: {c.greeting}" if c.greeting else ""
-        )
+        parts = [", ".join(x for x in (c.title, c.phone) if x)]
+        parts += [
+            f"topic: {c.topic}" if c.topic else "",
+            f"greeting: {c.greeting}" * bool(c.greeting),
+        ]
+        extra = "; ".join(p for p in parts if p)
         label = "Contacts:" if n == 0 else ""
         lines.append(f"  {label:<10} {c.name} <{c.email}>" + (f" ({extra})" if extra else ""))
     if i.decision_date:

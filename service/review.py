@@ -72,6 +72,34 @@ def hold_for_review(
 
     `why` is set when the follow-up needed no review but something in it gives pause.
     """
+    detail = {"content_hash": rendered.content_hash} | ({"why": why} if why else {})
+    last_error = f"held for your review: {why}" if why else None
+    _into_queue(session, row, rendered, now, actor, "held" if why else None, detail, last_error)
+    if why:
+        log.warning("follow-up %s is held for your review: %s", row.id, why)
+
+
+def _into_queue(
+    session: Session,
+    row: FollowUp,
+    rendered: Rendered | None,
+    now: datetime,
+    actor: str,
+    kind: str | None,
+    detail,
+    last_error: str | None,
+) -> None:
+    """The one move into the review queue: any earlier approval no longer counts; `rendered`
+    (when there is new text) replaces the stored text."""
+    text = {}
+    if rendered is not None:
+        text = dict(
+            subject=rendered.subject,
+            body_text=rendered.text,
+            body_html=rendered.html,
+            content_hash=rendered.content_hash,
+            source_hash=rendered.source_hash,
+        )
     events.transition(
         session,
         row.id,
@@ -79,21 +107,15 @@ def hold_for_review(
         Status.PENDING_REVIEW,
         now,
         actor=actor,
-        kind="held" if why else None,
-        detail={"content_hash": rendered.content_hash} | ({"why": why} if why else {}),
-        subject=rendered.subject,
-        body_text=rendered.text,
-        body_html=rendered.html,
-        content_hash=rendered.content_hash,
-        source_hash=rendered.source_hash,
+        kind=kind,
+        detail=detail,
         queued_at=now,
         approved_hash=None,
         approved_at=None,
         digest_notified_at=None,
-        last_error=f"held for your review: {why}" if why else None,
+        last_error=last_error,
+        **text,
     )
-    if why:
-        log.warning("follow-up %s is held for your review: %s", row.id, why)
 
 
 def approval_still_valid(
@@ -136,36 +158,12 @@ def back_to_review(
     reason: str,
 ) -> None:
     """Re-render and queue again for review; the previous approval no longer counts."""
-    values = {
-        "approved_hash": None,
-        "approved_at": None,
-        "queued_at": now,
-        "digest_notified_at": None,
-    }
+    rendered = None
     try:
         rendered, _ = compose(session, row, templates, me)
     except TemplateError as exc:
         reason = f"{reason}; the template does not render: {exc}"
-    else:
-        values.update(
-            subject=rendered.subject,
-            body_text=rendered.text,
-            body_html=rendered.html,
-            content_hash=rendered.content_hash,
-            source_hash=rendered.source_hash,
-        )
-    events.transition(
-        session,
-        row.id,
-        [row.status],
-        Status.PENDING_REVIEW,
-        now,
-        actor=actor,
-        kind="back_to_review",
-        detail=reason,
-        last_error=reason,
-        **values,
-    )
+    _into_queue(session, row, rendered, now, actor, "back_to_review", reason, reason)
     log.warning("follow-up %s is back in review: %s", row.id, reason)
 
 
