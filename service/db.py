@@ -12,14 +12,21 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.errors import FollowupError, UsageError
+from service.validation import exists
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE."""
+def make_engine(url: str, *, reading: bool = False) -> Engine:
+    """Create an engine; SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE
+    (or, for `reading`, a plain BEGIN: WAL lets readers run beside a writer).
+
+    SQL parameters never appear in errors or logs: they hold the user's mail.
+    """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, hide_parameters=True
+        )
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record):
@@ -36,10 +43,10 @@ def make_engine(url: str) -> Engine:
         def _on_begin(conn):
             # SQLite ignores FOR UPDATE; taking the write lock at BEGIN makes every
             # read-then-update a serialised, guarded step (no lock upgrade deadlocks).
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 class Database:
@@ -49,6 +56,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reader: sessionmaker | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -64,8 +72,26 @@ class Database:
         finally:
             session.close()
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reading only: on SQLite it does not wait for (or block) a writer.
+
+        Nothing is committed; a write in it is a bug.
+        """
+        if self._reader is None:
+            engine = make_engine(self.url, reading=True) if self.is_sqlite else self.engine
+            self._reader = sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        session = self._reader()
+        try:
+            yield session
+        finally:
+            # Closing ends the transaction without a commit and keeps what was loaded readable.
+            session.close()
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._reader is not None and self._reader.kw["bind"] is not self.engine:
+            self._reader.kw["bind"].dispose()
 
 
 def serialize(session: Session, name: str) -> None:
@@ -138,13 +164,13 @@ def schema_status(db: Database) -> tuple[str | None, str]:
 
     head = ScriptDirectory.from_config(alembic_config(db.url)).get_current_head()
     path = sqlite_file(db.url)
-    if path is not None and not path.exists():
+    if path is not None and not exists(path):
         return None, head  # asking would create the file
     try:
         with db.engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()
     except OperationalError as exc:
-        raise FollowupError(f"cannot reach the database: {exc.orig}") from None
+        raise UsageError(f"cannot reach the database: {exc.orig}") from None
     return current, head
 
 
@@ -159,7 +185,7 @@ def require_migrated(db: Database, where: str = "") -> None:
     `where` says where the settings came from, for a user who ran followup from another folder.
     """
     path = sqlite_file(db.url)
-    if path is not None and not path.exists():
+    if path is not None and not exists(path):
         raise UsageError(
             f"there is no database at {path}: run `followup migrate` to create it"
             + (f" ({where})" if where else "")
@@ -173,7 +199,7 @@ def require_migrated(db: Database, where: str = "") -> None:
                 else None
             )
     except OperationalError as exc:
-        raise FollowupError(f"cannot reach the database: {exc.orig}") from None
+        raise UsageError(f"cannot reach the database: {exc.orig}") from None
     if current != SCHEMA_REVISION:
         state = "empty" if current is None else f"at revision {current}"
         raise UsageError(

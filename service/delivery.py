@@ -29,7 +29,7 @@ from service.errors import FollowupError, StateConflict, TemplateError
 from service.messages import OutgoingMessage, new_message_id
 from service.models import LIVE, FollowUp, Interview, Kind, Reason, Status
 from service.plan import Plan, load_plan
-from service.rendering import Templates
+from service.rendering import Templates, templates_for
 from service.retry import gave_up, next_attempt
 from service.transport import (
     SESSION_PHASES,
@@ -127,7 +127,7 @@ class Delivery:
     def templates(self) -> Templates:
         """The template set, made when first needed (an idle worker never needs it)."""
         if self._templates is None:
-            self._templates = Templates(self.settings.templates_dir)
+            self._templates = templates_for(self.settings)
         return self._templates
 
     # --- housekeeping ---------------------------------------------------------------------

@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from service.config import OUTBOX_PLACEHOLDER, Settings
 from service.context import sample_context
 from service.db import Database, schema_status
 from service.errors import FollowupError
-from service.models import FollowUp, Status
+from service.models import FollowUp, Reason, Status
 from service.plan import load_plan
-from service.rendering import Templates
+from service.rendering import templates_for
 from service.transport import SmtpTransport
 
 #: Templates the service itself uses, whatever the plan says.
@@ -94,6 +94,7 @@ def run_checks(settings: Settings, db: Database) -> Iterator[Check]:
             )
         else:
             yield Check("database", True, f"{url} (schema {head})")
+            yield _writable(db, url)
             yield from _attention(db)
 
     try:
@@ -109,7 +110,7 @@ def run_checks(settings: Settings, db: Database) -> Iterator[Check]:
             f"window {plan.window.describe()}",
         )
 
-    templates = Templates(settings.templates_dir)
+    templates = templates_for(settings)
     to_me = {s.template for s in plan.steps if s.to == "me"} if plan else set()
     names = sorted({s.template for s in plan.steps} if plan else set()) + list(BUILTIN_TEMPLATES)
     # The worker mails the user a digest of what waits for approval (review on, or a hold).
@@ -169,16 +170,45 @@ def run_checks(settings: Settings, db: Database) -> Iterator[Check]:
         yield Check("smtp", True, f"{described}: {', '.join(done)}")
 
 
-def _attention(db: Database) -> Iterator[Check]:
-    """Follow-ups waiting for the user's decision."""
-    with db.transaction() as session:
-        uncertain = session.scalar(
-            select(func.count(FollowUp.id)).where(FollowUp.status == Status.UNCERTAIN)
+def _writable(db: Database, url: str) -> Check:
+    """A write that is rolled back: a read-only file or role shows here, not at 3 a.m."""
+    try:
+        with db.engine.connect() as conn, conn.begin() as transaction:
+            conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+            transaction.rollback()
+    except Exception as exc:  # any driver error: say it in one line
+        orig = getattr(exc, "orig", None) or exc
+        return Check(
+            "database writable",
+            False,
+            f"{url}: {str(orig).splitlines()[0] if str(orig) else type(orig).__name__}",
+            "check the permissions of the database file and its folder (or the database role)",
         )
-    if uncertain:
+    return Check("database writable", True, "yes")
+
+
+#: What each cause of `uncertain` means, in words.
+UNCERTAIN_CAUSES = {
+    Reason.INTERRUPTED: "a worker stopped while sending them",
+    Reason.CONNECTION_LOST: "the connection dropped after the message was sent, before the "
+    "server answered",
+}
+
+
+def _attention(db: Database) -> Iterator[Check]:
+    """Follow-ups waiting for the user's decision, by what happened to them."""
+    with db.reading() as session:
+        rows = session.execute(
+            select(FollowUp.reason, func.count(FollowUp.id))
+            .where(FollowUp.status == Status.UNCERTAIN)
+            .group_by(FollowUp.reason)
+        ).all()
+    for reason, count in rows:
+        cause = UNCERTAIN_CAUSES.get(reason, "their sending was interrupted")
         yield Check(
             "uncertain follow-ups",
             False,
-            f"{uncertain} may or may not have been sent (a worker stopped mid-send)",
-            "see `followup schedule --all`, then `followup retry ID` or `followup cancel ID`",
+            f"{count} may or may not have been sent: {cause}",
+            "check your Sent folder, then `followup retry ID` or `followup cancel ID` "
+            "(`followup schedule --all` lists them)",
         )

@@ -16,7 +16,7 @@ from service.db import Database
 from service.errors import NotFound, UsageError
 from service.messages import OutgoingMessage, new_message_id
 from service.models import FollowUp, Interview, InterviewStatus, Reason, Status
-from service.rendering import Templates
+from service.rendering import templates_for
 from service.transport import DeliveryError, OutboxTransport, SmtpTransport
 from service.validation import Mailbox, check_email
 
@@ -117,8 +117,8 @@ class Preview:
 def preview(settings: Settings, db: Database, followup_id: int, now: datetime) -> Preview:
     """The message exactly as it would go out now (rendered fresh unless its text is stored)."""
     me = settings.require_sender()
-    templates = Templates(settings.templates_dir)
-    with db.transaction() as session:
+    templates = templates_for(settings)
+    with db.reading() as session:
         row = _load(session, followup_id)
         if row.body_text is None:
             rendered, thread = compose(session, row, templates, me)
@@ -137,8 +137,8 @@ def preview(settings: Settings, db: Database, followup_id: int, now: datetime) -
             ("BLOCKS SENDING: " if f.blocking else "") + f.message for f in check_followup(row)
         ]
         header = f"# follow-up {followup_id} ({row.step}), status {row.status}"
-        # Nothing of the preview is stored: the row's fields were only borrowed to build it.
-        session.rollback()
+        # Nothing of the preview is stored: the row's fields were only borrowed to build it,
+        # in a session that is rolled back.
     data = message.as_bytes()
     if message.recipients()[1:]:
         header += f", Bcc {', '.join(message.recipients()[1:])}"

@@ -310,7 +310,7 @@ def _get(session: Session, interview_id: int) -> Interview:
 
 def get_interview(db: Database, interview_id: int) -> tuple[Interview, list[FollowUp]]:
     """An interview with its contacts and all its follow-ups."""
-    with db.transaction() as session:
+    with db.reading() as session:
         interview = _get(session, interview_id)
         followups = session.scalars(
             select(FollowUp)
@@ -322,7 +322,7 @@ def get_interview(db: Database, interview_id: int) -> tuple[Interview, list[Foll
 
 
 def list_interviews(db: Database) -> list[Interview]:
-    with db.transaction() as session:
+    with db.reading() as session:
         return list(
             session.scalars(
                 select(Interview)
@@ -339,5 +339,5 @@ def list_followups(db: Database, *, include_all: bool = False) -> list[FollowUp]
     )
     if not include_all:
         query = query.where(FollowUp.status.in_(LIVE + (Status.SENDING, Status.UNCERTAIN)))
-    with db.transaction() as session:
+    with db.reading() as session:
         return list(session.scalars(query.order_by(FollowUp.due_at, FollowUp.id)))

@@ -89,12 +89,15 @@ class Kind(StrEnum):
 
 
 class Reason(StrEnum):
-    """Why a follow-up was cancelled or expired; only what the schedule did, it may undo."""
+    """Why a follow-up ended where it is (cancelled, expired, uncertain); what the schedule did,
+    it may undo."""
 
     SCHEDULE = "schedule"  #: the interview as recorded no longer calls for it, or makes it late
     LATE = "late"  #: its time passed before it could go (not approved, or not sendable, in time)
     USER = "user"  #: the user cancelled or rejected it
     CLOSED = "closed"  #: the interview was closed
+    INTERRUPTED = "interrupted"  #: uncertain: its worker stopped while sending it
+    CONNECTION_LOST = "connection_lost"  #: uncertain: the connection dropped after the data
 
 
 #: States from which a follow-up may still go out.

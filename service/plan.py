@@ -207,4 +207,8 @@ def load_plan(path: Path | None = None) -> Plan:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PlanError(f"cannot read plan {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise PlanError(
+            f"plan {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+        ) from None
     return parse_plan(text, str(path))

@@ -17,6 +17,8 @@ from service.validation import clean_line
 if TYPE_CHECKING:
     import jinja2
 
+    from service.sandbox import Limits
+
 
 @dataclass(frozen=True)
 class Rendered:
@@ -46,13 +48,15 @@ def default_templates_dir() -> Path:
 class Templates:
     """The template set: the user's overrides first, then the shipped defaults."""
 
-    def __init__(self, override_dir: Path | None = None):
+    def __init__(self, override_dir: Path | None = None, limits: Limits | None = None):
         # Jinja is imported when templates are first needed: an idle worker does without it.
         import jinja2
-        from jinja2.sandbox import SandboxedEnvironment
 
+        from service.sandbox import BoundedEnvironment, Limits
+
+        self.limits = limits or Limits()
         self.dirs = [d for d in (override_dir, default_templates_dir()) if d is not None]
-        self.env = SandboxedEnvironment(
+        self.env = BoundedEnvironment(
             loader=jinja2.FileSystemLoader([str(d) for d in self.dirs]),
             undefined=jinja2.StrictUndefined,
             autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
@@ -93,7 +97,7 @@ class Templates:
             key = (str(path), stat.st_mtime_ns, stat.st_size)
             text = self._read.get(key)
             if text is None:
-                text = path.read_text(encoding="utf-8")
+                text = _read(path)
                 self._read[key] = text
             return text, str(path)
         return None
@@ -109,7 +113,14 @@ class Templates:
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
     def render(self, name: str, context: dict) -> Rendered:
-        """Render the template `name` (name.txt, and name.html if present) with context."""
+        """Render the template `name` (name.txt, and name.html if present) with context, within
+        the time and size limits."""
+        from service.sandbox import budget
+
+        with budget(self.limits):
+            return self._render(name, context)
+
+    def _render(self, name: str, context: dict) -> Rendered:
         if self.source(f"{name}.txt") is None:
             raise TemplateError(
                 f"template {name!r} not found: there is no {name}.txt in "
@@ -145,6 +156,11 @@ class Templates:
             raise TemplateError(
                 f"template {exc.filename or filename} line {exc.lineno}: {exc.message}"
             ) from None
+        except UnicodeDecodeError:
+            found = self._find(filename)  # raises the TemplateError that names the file
+            raise TemplateError(
+                f"template {found[1] if found else filename} is not UTF-8"
+            ) from None
 
     def _block(self, template: jinja2.Template, block: str, context: dict) -> str:
         import jinja2
@@ -153,11 +169,22 @@ class Templates:
             raise TemplateError(
                 f"template {template.filename} has no {{% block {block} %}}...{{% endblock %}}"
             )
+        from service.sandbox import OverBudget, collect
+
         try:
             ctx = template.new_context(context)
-            return "".join(template.blocks[block](ctx))
+            return collect(template.blocks[block](ctx))
         except TemplateError:
             raise
+        except OverBudget as exc:
+            raise TemplateError(
+                f"template {template.filename}: {exc} (limits: FOLLOWUP_RENDER_TIMEOUT, "
+                "FOLLOWUP_RENDER_MAX_KB); a loop that never ends, or too much text?"
+            ) from None
+        except RecursionError:
+            raise TemplateError(
+                f"template {template.filename}: a macro calls itself without end"
+            ) from None
         except Exception as exc:
             line = _template_line(template.filename)
             where = f"{template.filename} line {line}" if line else template.filename
@@ -178,6 +205,26 @@ def _template_line(filename: str | None) -> int | None:
         if filename and frame.filename == filename:
             line = frame.lineno
     return line
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise TemplateError(
+            f"template {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise TemplateError(f"template {path} cannot be read: {exc.strerror}") from None
+
+
+def templates_for(settings) -> Templates:
+    """The template set and limits the settings name."""
+    from service.sandbox import Limits
+
+    return Templates(
+        settings.templates_dir, Limits(settings.render_timeout, settings.render_max_kb * 1024)
+    )
 
 
 def _tidy(text: str) -> str:

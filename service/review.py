@@ -299,12 +299,12 @@ def _load(session: Session, ids: list[int] | None = None) -> list[FollowUp]:
 
 def pending(db: Database) -> list[QueueItem]:
     """What waits for review, soonest due first, with the checks for each."""
-    with db.transaction() as session:
+    with db.reading() as session:
         return [QueueItem(f, check_followup(f)) for f in _load(session)]
 
 
 def get_item(db: Database, followup_id: int) -> QueueItem:
-    with db.transaction() as session:
+    with db.reading() as session:
         rows = _load(session, [followup_id])
         if not rows:
             raise NotFound(f"follow-up {followup_id} does not exist: see `followup queue`")

@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.headerregistry import Address
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from service.errors import UsageError
@@ -19,9 +20,10 @@ _LINE_BREAKS = {"\u2028", "\u2029", "\x85"}
 def _is_control(ch: str, allow_newlines: bool) -> bool:
     if allow_newlines and ch in "\n\t":
         return False
+    # Cs: a lone surrogate is how Python passes on bytes that were not UTF-8 (e.g. in argv).
     return (
         ch in _LINE_BREAKS
-        or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+        or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs")
         and ch != "\u200d"
     )
 
@@ -32,6 +34,8 @@ def clean_line(value: str, field: str, *, max_len: int = 300, required: bool = T
         value = ""
     for ch in value:
         if _is_control(ch, allow_newlines=False):
+            if unicodedata.category(ch) == "Cs":
+                raise UsageError(f"{field} is not valid UTF-8 text: give it as UTF-8")
             raise UsageError(
                 f"{field} contains a line break or control character ({ch!r}): "
                 "give it as a single line of plain text"
@@ -49,6 +53,8 @@ def clean_text(value: str | None, field: str, *, max_len: int = 20_000) -> str:
     value = (value or "").replace("\r\n", "\n")
     for ch in value:
         if _is_control(ch, allow_newlines=True):
+            if unicodedata.category(ch) == "Cs":
+                raise UsageError(f"{field} is not valid UTF-8 text: give it as UTF-8")
             raise UsageError(
                 f"{field} contains a control character ({ch!r}): use plain text and newlines only"
             )
@@ -58,7 +64,9 @@ def clean_text(value: str | None, field: str, *, max_len: int = 20_000) -> str:
 
 
 def check_email(value: str, field: str = "address") -> str:
-    """Return a syntactically valid, normalised email address or raise UsageError."""
+    """Return a syntactically valid address in the form mail servers take: an international
+    domain in its ASCII (IDNA) form. A local part that is not ASCII, or longer than the 64
+    characters RFC 5321 allows, is refused: most servers could never deliver it."""
     # Imported here: the long-running worker never validates input and need not carry it.
     from email_validator import EmailNotValidError, validate_email
 
@@ -67,7 +75,13 @@ def check_email(value: str, field: str = "address") -> str:
         result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise UsageError(f"{field} {value!r} is not a valid email address: {exc}") from None
-    return result.normalized
+    local = result.ascii_email.rpartition("@")[0] if result.ascii_email else ""
+    if len(local) > 64:
+        raise UsageError(
+            f"{field} {value!r} is not a valid email address: the part before the @ is "
+            f"{len(local)} characters long, at most 64 are allowed"
+        )
+    return result.ascii_email or result.normalized
 
 
 @dataclass(frozen=True)
@@ -255,3 +269,60 @@ def parse_duration(value: str | int, field: str) -> timedelta:
         return timedelta(seconds=seconds)
     except OverflowError:
         raise UsageError(f"{field} {value!r} is far too long a duration") from None
+
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def check_host(value: str, field: str) -> str:
+    """A host name or IP address, as the network needs it: an international name in its ASCII
+    (IDNA) form; empty labels ("smtp..example.com") and labels over 63 characters refused."""
+    import ipaddress
+
+    value = clean_line(value, field, max_len=253)
+    try:
+        return str(ipaddress.ip_address(value.strip("[]")))
+    except ValueError:
+        pass
+    try:
+        ascii_name = value.rstrip(".").encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        ascii_name = ""
+    labels = ascii_name.split(".")
+    if not ascii_name or len(ascii_name) > 253 or not all(_LABEL.match(x) for x in labels):
+        raise UsageError(
+            f"{field}={value!r} is not a host name: check for typos such as '..', spaces or a "
+            "part longer than 63 characters (e.g. smtp.fastmail.com)"
+        )
+    return ascii_name
+
+
+def is_file(path: Path) -> bool:
+    """Path.is_file(), False (not an exception) for a name too long or otherwise impossible."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
+def user_path(raw: str) -> Path:
+    """A path as typed: `~` is the home folder; `~nobody` of a user that does not exist stays
+    literal rather than failing."""
+    try:
+        return Path(raw).expanduser()
+    except RuntimeError:
+        return Path(raw)

@@ -213,6 +213,14 @@ BAD_VALUES = [
     ("FOLLOWUP_DATABASE_URL", "sqlite:///:memory:", {}),
     ("FOLLOWUP_DATABASE_URL", "sqlite://", {}),
     ("FOLLOWUP_TIMEZONE", "EST", {}),
+    ("FOLLOWUP_SMTP_HOST", "smtp..example.com", {}),
+    ("FOLLOWUP_SMTP_HOST", "a" * 64 + ".example.com", {}),
+    ("FOLLOWUP_SEND_LEASE", "999999999d", {}),
+    ("FOLLOWUP_TICK", "999999999d", {}),
+    ("FOLLOWUP_REVIEW_LEAD", "999999999d", {}),
+    ("FOLLOWUP_BATCH_SIZE", "100000000000000000000", {}),
+    ("FOLLOWUP_DATABASE_URL", "postgresql://me@db.example:abc/followup", {}),
+    ("FOLLOWUP_RENDER_TIMEOUT", "2h", {}),
     ("FOLLOWUP_TIMEZONE", "Etc/GMT+5", {}),
 ]
 
@@ -287,3 +295,24 @@ def test_through_the_cli_a_bad_value_in_the_env_file_is_one_line_and_exit_2(
     assert result.code == 2
     assert result.err.count("\n") == 1
     assert "FOLLOWUP_SMTP_SECURITY" in result.err
+
+
+def test_an_smtp_ca_file_that_holds_no_certificate_is_refused_when_read(tmp_path):
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate\n")
+    with pytest.raises(ConfigError, match="FOLLOWUP_SMTP_CA_FILE=.*holds no usable certificate"):
+        load_settings(
+            tmp_path,
+            environ={"FOLLOWUP_SMTP_HOST": "smtp.example.org", "FOLLOWUP_SMTP_CA_FILE": str(bad)},
+        )
+
+
+def test_the_default_send_lease_grows_with_a_long_smtp_timeout(tmp_path):
+    smtp = {"FOLLOWUP_SMTP_HOST": "smtp.example.org"}
+    assert load_settings(tmp_path, environ=smtp).send_lease == timedelta(minutes=10)
+    slow = load_settings(tmp_path, environ=smtp | {"FOLLOWUP_SMTP_TIMEOUT": "5m"})
+    assert slow.send_lease >= timedelta(minutes=15)
+    with pytest.raises(ConfigError, match="FOLLOWUP_SEND_LEASE='1m' is not accepted"):
+        load_settings(
+            tmp_path, environ=smtp | {"FOLLOWUP_SMTP_TIMEOUT": "5m", "FOLLOWUP_SEND_LEASE": "1m"}
+        )

@@ -30,7 +30,7 @@ COMPOSE_SCHEMA = Path(__file__).resolve().parent / "data" / "compose-spec.json"
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
 ENV_EXAMPLE = REPO / ".env.example"
-CONFIG_SOURCE = REPO / "service" / "config.py"
+CONFIG_SOURCE = REPO / "service" / "config"
 PYPROJECT = REPO / "pyproject.toml"
 
 VARIABLE = re.compile(r"FOLLOWUP_[A-Z_]+")
@@ -141,7 +141,8 @@ def env_example_lines() -> list[str]:
 
 def variables_config_reads() -> set[str]:
     # FOLLOWUP_TEST_ and FOLLOWUP_BENCH_ are prefixes config.py names to leave alone.
-    found = {v for v in VARIABLE.findall(CONFIG_SOURCE.read_text()) if not v.endswith("_")}
+    source = "".join(p.read_text() for p in sorted(CONFIG_SOURCE.glob("*.py")))
+    found = {v for v in VARIABLE.findall(source) if not v.endswith("_")}
     from service.config import KNOWN_SETTINGS
 
     assert found == {f"FOLLOWUP_{n}" for n in KNOWN_SETTINGS}, "KNOWN_SETTINGS is out of date"
@@ -314,7 +315,7 @@ def test_env_example_works_as_it_is_for_a_new_user(tmp_path):
     assert settings.require_sender().domain.endswith(".invalid")  # outbox mode still works
 
 
-def test_env_example_commented_examples_are_accepted(tmp_path):
+def test_env_example_commented_examples_are_accepted(tmp_path, tls_ca):
     """Uncommenting every example line gives settings config accepts (with SMTP configured)."""
     lines = []
     for line in env_example_lines():
@@ -324,7 +325,7 @@ def test_env_example_commented_examples_are_accepted(tmp_path):
     values = {m.group("name"): m.group("value") for m in map(ASSIGNMENT.match, lines) if m}
     for name, make in (
         ("FOLLOWUP_PLAN", Path.touch),
-        ("FOLLOWUP_SMTP_CA_FILE", Path.touch),
+        ("FOLLOWUP_SMTP_CA_FILE", lambda p: shutil.copy(tls_ca[1], p)),
         ("FOLLOWUP_TEMPLATES_DIR", Path.mkdir),
     ):
         value = values[name].strip("'\"")

@@ -290,3 +290,43 @@ def test_send_test_to_a_dead_server_says_so(workdir, run):
     assert result.code == 2
     assert result.err.startswith("followup: error: test message not sent")
     assert f"127.0.0.1:{env['FOLLOWUP_SMTP_PORT']}" in result.err
+
+
+@pytest.fixture
+def read_only_database(backend, db_url):
+    """Make the test database unwritable: an immutable file, or a read-only Postgres database."""
+    import subprocess
+
+    import psycopg
+
+    from service.db import sqlite_file
+
+    if backend == "sqlite":
+        path = sqlite_file(db_url)
+        files = [p for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
+        subprocess.run(["chattr", "+i", *map(str, files)], check=True)
+        yield
+        subprocess.run(["chattr", "-i", *map(str, files)], check=True)
+        return
+    name = db_url.rsplit("/", 1)[1]
+    admin = db_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    yield
+
+
+def test_a_read_only_database_is_one_line_everywhere_and_doctor_says_so(
+    workdir, run, read_only_database
+):
+    added = run(
+        "interview", "add", "--company", "Acme", "--role", "Engineer",
+        "--at", "2026-09-07 10:00", "--tz", "Europe/Berlin",
+        "--contact", "Jane Roe <jane@acme.example> | topic=the secret roadmap",
+    )  # fmt: skip
+    assert added.code == 1 and added.err.count("\n") == 1, added.err
+    assert "read" in added.err.lower() and "Traceback" not in added.err
+    assert "secret roadmap" not in added.err  # SQL parameters hold the user's mail
+    doctor = run("doctor")
+    assert doctor.code == 1
+    assert line_of(doctor, "database writable").startswith("FAIL")
+    assert run("schedule").code == 0  # reading still works

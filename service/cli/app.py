@@ -96,8 +96,13 @@ def json_option(fn):
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """followup: sends your interview follow-up emails on time, in good form, never twice."""
-    ctx.obj = App(debug=debug)
+    global _current
+    ctx.obj = _current = App(debug=debug)
     ctx.call_on_close(ctx.obj.close)
+
+
+#: The App of the command running, for errors raised after its context closed.
+_current: App | None = None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -127,7 +132,36 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        found = None if debug else database_error(exc)
+        if found is None:
+            raise
+        _fail(exc, *found)
     sys.exit(0)
+
+
+def database_error(exc: Exception) -> tuple[str, int] | None:
+    """A database driver's error as one line, with the database it concerns (never the SQL
+    parameters, which hold the user's mail); None for anything else."""
+    if not type(exc).__module__.startswith(("sqlalchemy", "psycopg", "sqlite3")):
+        return None
+    from sqlalchemy.engine import make_url
+
+    orig = getattr(exc, "orig", None) or exc
+    reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    where = "the database"
+    if _current is not None and "settings" in _current.__dict__:
+        url = make_url(_current.settings.database_url)
+        where = url.database if url.get_backend_name() == "sqlite" else url.render_as_string()
+    unreachable = any(
+        s in reason.lower()
+        for s in ("connection", "unable to open", "could not translate", "timeout", "refused")
+    )
+    if unreachable:
+        return f"cannot reach {where}: {reason} (check FOLLOWUP_DATABASE_URL)", 2
+    if "readonly" in reason.lower() or "read-only" in reason.lower():
+        return f"{where} cannot be written: {reason} (check the file's permissions)", 1
+    return f"database error in {where}: {reason}", 1
 
 
 def _fail(exc: Exception, message: str, code: int) -> None:

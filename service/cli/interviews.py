@@ -183,7 +183,7 @@ def _refresh_review(app: App, interview_id: int) -> None:
     """Queued or approved text that the change affects goes back to review."""
     from service import review
     from service.errors import UsageError
-    from service.rendering import Templates
+    from service.rendering import templates_for
 
     try:
         me = app.settings.require_sender()
@@ -191,7 +191,7 @@ def _refresh_review(app: App, interview_id: int) -> None:
         return  # nothing can be rendered or sent until FOLLOWUP_FROM is fixed
     count = review.refresh_interview(
         app.db,
-        Templates(app.settings.templates_dir),
+        templates_for(app.settings),
         me,
         interview_id,
         app.now(),
