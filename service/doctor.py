@@ -96,6 +96,7 @@ def run_checks(settings: Settings, db: Database) -> Iterator[Check]:
             yield Check("database", True, f"{url} (schema {head})")
             yield _writable(db, url)
             yield from _attention(db)
+            yield from _workers(settings, db)
 
     try:
         plan = load_plan(settings.plan_path)
@@ -185,6 +186,35 @@ def _writable(db: Database, url: str) -> Check:
             "check the permissions of the database file and its folder (or the database role)",
         )
     return Check("database writable", True, "yes")
+
+
+def _workers(settings: Settings, db: Database) -> Iterator[Check]:
+    """Running workers (by their heartbeat), and any whose sending is paused."""
+    from datetime import UTC, datetime
+
+    from service import workers
+
+    now = datetime.now(UTC)
+    alive = workers.alive(db, now, settings.tick)
+    for worker in alive:
+        if worker.paused_reason:
+            yield Check(
+                "worker",
+                False,
+                f"{worker.name}: sending paused since {worker.paused_at:%Y-%m-%d %H:%M} UTC: "
+                f"{worker.paused_reason}",
+                "fix the FOLLOWUP_SMTP_ settings; the worker resumes when .env changes",
+            )
+    if not alive:
+        yield Check(
+            "worker",
+            True,
+            "none running (no heartbeat in the last three ticks)",
+            "start `followup worker`, or run `followup worker --once` from cron",
+            warning=True,
+        )
+    elif not any(w.paused_reason for w in alive):
+        yield Check("worker", True, f"{len(alive)} running")
 
 
 #: What each cause of `uncertain` means, in words.

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from service import lifecycle
 from service.errors import NotFound, StateConflict
 from service.models import Event, FollowUp, Interview
 
@@ -85,14 +86,18 @@ def transition(
     kind: str | None = None,
     detail: Any = None,
     expect: dict[str, Any] | None = None,
+    where: Iterable[Any] = (),
     **values: Any,
 ) -> str:
     """Move a follow-up from one of `allowed` to `to`, or raise StateConflict; returns the old state.
 
-    The UPDATE carries the guard (`WHERE id = ? AND status IN (...)`, plus any `expect` columns), so
-    two processes racing for the same row cannot both win.
+    The UPDATE carries the guard (`WHERE id = ? AND status IN (...)`, plus any `expect` columns
+    and `where` conditions), so two processes racing for the same row cannot both win.
     """
     allowed = [str(s) for s in allowed]
+    for frm in allowed:
+        if not lifecycle.allowed(frm, to):
+            raise ValueError(f"{frm} -> {to} is not a move of the follow-up state machine")
     old = allowed[0]
     if len(allowed) > 1:
         # Lock the row first so the event records the state it really left.
@@ -102,6 +107,7 @@ def transition(
     conditions = [FollowUp.id == followup_id, FollowUp.status.in_(allowed)]
     for column, value in (expect or {}).items():
         conditions.append(getattr(FollowUp, column) == value)
+    conditions.extend(where)
     changed = session.execute(
         update(FollowUp)
         .where(*conditions)
@@ -190,6 +196,9 @@ def transition_many(
     """
     if not changes:
         return
+    for c in changes:
+        if not lifecycle.allowed(c["from"], to):
+            raise ValueError(f"{c['from']} -> {to} is not a move of the follow-up state machine")
     table = FollowUp.__table__
     meta = {"id", "from", "expect_attempts", "detail", "interview_id"}
     keys = [k for k in changes[0] if k not in meta]

@@ -17,7 +17,7 @@ from service.errors import NotFound, UsageError
 from service.messages import OutgoingMessage, new_message_id
 from service.models import FollowUp, Interview, InterviewStatus, Reason, Status
 from service.rendering import templates_for
-from service.transport import DeliveryError, OutboxTransport, SmtpTransport
+from service.transport import DeliveryError, OutboxTransport, Outgoing, SmtpTransport
 from service.validation import Mailbox, check_email
 
 RETRYABLE = (Status.UNCERTAIN, Status.FAILED, Status.DEFERRED, Status.EXPIRED)
@@ -182,7 +182,9 @@ def send_test(settings: Settings, to: str | None, now: datetime) -> str:
     )
     try:
         result = transport.send(
-            me.email, message.recipients(), message.as_bytes(), name=f"test-{now:%Y%m%d-%H%M%S}"
+            Outgoing(
+                me.email, message.recipients(), message.as_bytes(), f"test-{now:%Y%m%d-%H%M%S}"
+            )
         )
     except DeliveryError as exc:
         raise UsageError(f"test message not sent: {exc}") from None

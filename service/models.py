@@ -81,6 +81,7 @@ class Status(StrEnum):
     REJECTED = "rejected"  #: the user rejected it in review; never sent
     UNCERTAIN = "uncertain"  #: found in `sending` after a crash: the server may have it
     EXPIRED = "expired"  #: too late to send (not approved, or not sendable, in time)
+    BOUNCED = "bounced"  #: sent, then the mailbox got a bounce for its recipient
 
 
 class Kind(StrEnum):
@@ -158,6 +159,7 @@ class FollowUp(Base):
         Index("ix_followups_thread", "interview_id", "contact_id"),
         Index("ix_followups_status_expires", "status", "expires_at"),
         Index("ix_followups_status_started", "status", "sending_started_at"),
+        Index("ix_followups_status_claim", "status", "claim_until"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -183,7 +185,15 @@ class FollowUp(Base):
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     sending_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: The worker that holds it: a lease until claim_until, or the one sending it.
     claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    #: A claim is a lease, not a status: after this moment another worker may take it.
+    claim_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: While `sending`: the status it came from (where a release puts it back), the stream (one
+    #: worker's SMTP connection) it goes out on, and its place in that stream.
+    send_from: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    stream: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    send_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -260,3 +270,16 @@ class Event(Base):
     to_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
     actor: Mapped[str] = mapped_column(String(100), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Worker(Base):
+    """A worker process as the others (and `followup doctor`) see it: alive, and whether its
+    sending is paused by settings that do not work (a refused login)."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    paused_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

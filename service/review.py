@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from service import events
 from service.checks import Finding, check_content, check_followup
 from service.composer import compose, current_source_hash
+from service.config import Settings
 from service.context import person
 from service.db import Database, serialize
 from service.errors import FollowupError, NotFound, StateConflict, TemplateError, UsageError
@@ -29,34 +31,6 @@ REJECTABLE = (Status.PLANNED, Status.PENDING_REVIEW, Status.APPROVED)
 
 
 # --- into the queue (the worker) ---------------------------------------------------------------
-
-
-def prepare_due(delivery, now: datetime) -> int:
-    """Render follow-ups that need approval and enter the review window, and queue them."""
-    settings = delivery.settings
-    me = settings.require_sender()
-    count = 0
-    with delivery.db.transaction() as session:
-        rows = session.scalars(
-            select(FollowUp)
-            .where(
-                FollowUp.status == Status.PLANNED,
-                delivery.rule.sql(),
-                FollowUp.due_at <= now + settings.review_lead,
-            )
-            .order_by(FollowUp.due_at, FollowUp.id)
-            .with_for_update(skip_locked=True, of=FollowUp)
-        ).all()
-        for row in rows:
-            try:
-                rendered, _ = compose(session, row, delivery.templates, me)
-            except TemplateError as exc:
-                delivery.fail_unsendable(session, row, now, str(exc), status=Status.PLANNED)
-                continue
-            hold_for_review(session, row, rendered, now, actor=delivery.actor)
-            count += 1
-    queue_digest(delivery, now)
-    return count
 
 
 def hold_for_review(
@@ -118,6 +92,21 @@ def _into_queue(
     )
 
 
+def requeue(
+    session: Session,
+    row: FollowUp,
+    rendered: Rendered | None,
+    now: datetime,
+    *,
+    actor: str,
+    reason: str,
+) -> None:
+    """Back to the queue with new text (None: the template no longer renders); the previous
+    approval no longer counts."""
+    _into_queue(session, row, rendered, now, actor, "back_to_review", reason, reason)
+    log.warning("follow-up %s is back in review: %s", row.id, reason)
+
+
 def approval_still_valid(
     session: Session,
     row: FollowUp,
@@ -163,8 +152,7 @@ def back_to_review(
         rendered, _ = compose(session, row, templates, me)
     except TemplateError as exc:
         reason = f"{reason}; the template does not render: {exc}"
-    _into_queue(session, row, rendered, now, actor, "back_to_review", reason, reason)
-    log.warning("follow-up %s is back in review: %s", row.id, reason)
+    requeue(session, row, rendered, now, actor=actor, reason=reason)
 
 
 def refresh_interview(
@@ -202,12 +190,29 @@ def refresh_interview(
 # --- the digest --------------------------------------------------------------------------------
 
 
-def queue_digest(delivery, now: datetime) -> bool:
-    """Queue one email to the user about what waits for review, at most once per interval."""
-    settings = delivery.settings
+def queue_digest(
+    settings: Settings,
+    db: Database,
+    templates: Callable[[], Templates],
+    now: datetime,
+    *,
+    actor: str,
+) -> bool:
+    """Queue one email to the user about what waits for review, at most once per interval.
+
+    The digest is rendered outside any transaction; the write checks again that no other
+    worker wrote one meanwhile.
+    """
     me = settings.require_sender()
-    with delivery.db.transaction() as session:
-        serialize(session, "review_digest")
+
+    def last_digest(session: Session) -> datetime | None:
+        return session.scalar(
+            select(func.max(FollowUp.created_at)).where(
+                FollowUp.kind == Kind.NOTE, FollowUp.step == DIGEST_STEP
+            )
+        )
+
+    with db.reading() as session:
         unannounced = session.scalar(
             select(FollowUp.id)
             .where(FollowUp.status == Status.PENDING_REVIEW, FollowUp.digest_notified_at.is_(None))
@@ -215,28 +220,29 @@ def queue_digest(delivery, now: datetime) -> bool:
         )
         if unannounced is None:  # the common case on a tick: nothing new to tell
             return False
+        last = last_digest(session)
+        if last is not None and now - last < settings.digest_interval:
+            return False
         waiting = session.scalars(
             select(FollowUp)
             .where(FollowUp.status == Status.PENDING_REVIEW)
             .options(selectinload(FollowUp.contact), selectinload(FollowUp.interview))
             .order_by(FollowUp.due_at, FollowUp.id)
         ).all()
-        last = session.scalar(
-            select(func.max(FollowUp.created_at)).where(
-                FollowUp.kind == Kind.NOTE, FollowUp.step == DIGEST_STEP
-            )
-        )
+    context = {
+        "me": person(me),
+        "count": len(waiting),
+        "items": [_digest_item(f, settings.timezone, now) for f in waiting],
+    }
+    try:
+        rendered = templates().render(DIGEST_TEMPLATE, context)
+    except FollowupError as exc:
+        log.error("cannot write the review digest: %s", exc)
+        return False
+    with db.transaction() as session:
+        serialize(session, "review_digest")
+        last = last_digest(session)
         if last is not None and now - last < settings.digest_interval:
-            return False
-        context = {
-            "me": person(me),
-            "count": len(waiting),
-            "items": [_digest_item(f, settings.timezone, now) for f in waiting],
-        }
-        try:
-            rendered = delivery.templates.render(DIGEST_TEMPLATE, context)
-        except FollowupError as exc:
-            log.error("cannot write the review digest: %s", exc)
             return False
         digest = FollowUp.note_to_user(
             interview_id=None,
@@ -247,7 +253,7 @@ def queue_digest(delivery, now: datetime) -> bool:
             now=now,
         )
         events.add_planned(
-            session, digest, now, actor=delivery.actor, detail=f"review digest of {len(waiting)}"
+            session, digest, now, actor=actor, detail=f"review digest of {len(waiting)}"
         )
         session.execute(
             update(FollowUp)

@@ -1,4 +1,10 @@
-"""Transports: the one place that talks SMTP, and the outbox folder used when there is no SMTP."""
+"""Transports: the one place that talks SMTP, and the outbox folder used when there is no SMTP.
+
+A message goes out in three calls, so that the caller can do its own work (a commit, rendering
+the next message) while the server is busy: `begin` sends MAIL FROM, `hand_over` reads its reply,
+gives the recipients and the data, and `result` waits for the server's verdict on the data.
+`send` does all three at once.
+"""
 
 from __future__ import annotations
 
@@ -20,13 +26,17 @@ log = logging.getLogger(__name__)
 
 #: Phases of setting up a session, before any message is involved.
 SESSION_PHASES = ("connect", "ehlo", "starttls", "login")
+#: SMTP replies to AUTH that mean the login itself is wrong (RFC 4954 535, 534; 530).
+LOGIN_REFUSED = (530, 534, 535)
 
 
 class DeliveryError(FollowupError):
     """Any failure at the SMTP boundary, with host:port, the phase and the server's reply.
 
-    `kind` says what it means for the message: "transient" (try again later), "permanent"
-    (do not retry) or "uncertain" (the data went out but no reply came: the server may have it).
+    `kind` says what it means for the message: "transient" (try again later), "permanent" (do
+    not retry), "uncertain" (the data went out but no reply came: the server may have it), or
+    "setup" (the settings or the server are wrong, not this message: sending pauses until the
+    settings change, and the message waits).
     """
 
     def __init__(
@@ -45,6 +55,11 @@ class DeliveryError(FollowupError):
         super().__init__(f"SMTP {address} ({phase}): {reply}")
         self.reply = reply
 
+    @property
+    def about_the_session(self) -> bool:
+        """The failure came before any message was involved: it says nothing about one."""
+        return self.phase in SESSION_PHASES or self.phase == "write"
+
 
 @dataclass
 class SendResult:
@@ -53,6 +68,16 @@ class SendResult:
     reply: str
     #: Recipients the server refused while accepting the message for the others.
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+
+@dataclass
+class Outgoing:
+    """One message as the transport needs it: envelope, bytes, and a name for the outbox."""
+
+    sender: str
+    recipients: list[str]
+    data: bytes
+    name: str = ""
 
 
 def _decode(reply: bytes | str) -> str:
@@ -75,34 +100,23 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
 
 
 class _SMTP(smtplib.SMTP):
-    """smtplib.SMTP that tells "lost before the data went out" from "lost after"."""
-
-    data_sent = False
-
-    def data(self, msg: bytes):  # noqa: D401 - mirrors smtplib.SMTP.data
-        self.data_sent = False
-        self.putcmd("data")
-        code, repl = self.getreply()
-        if code != 354:
-            raise smtplib.SMTPDataError(code, repl)
-        quoted = re.sub(rb"(?m)^\.", b"..", msg)
-        if not quoted.endswith(b"\r\n"):
-            quoted += b"\r\n"
-        self.send(quoted + b".\r\n")
-        self.data_sent = True
-        return self.getreply()
+    pass
 
 
-class _SMTP_SSL(smtplib.SMTP_SSL, _SMTP):
+class _SMTP_SSL(smtplib.SMTP_SSL):
     pass
 
 
 class SmtpTransport:
-    """One SMTP connection, opened on first use and reused for a batch."""
+    """One SMTP connection, opened on first use and reused for many messages."""
 
     def __init__(self, settings: SmtpSettings):
         self.settings = settings
-        self._conn: _SMTP | None = None
+        self._conn: smtplib.SMTP | None = None
+        #: Messages accepted on this connection: a reused connection may have been closed by
+        #: the server since, and is worth one reconnect.
+        self._used = 0
+        self._data_sent = False
 
     @property
     def address(self) -> str:
@@ -110,9 +124,15 @@ class SmtpTransport:
 
     def _error(self, phase: str, exc: BaseException) -> DeliveryError:
         if isinstance(exc, smtplib.SMTPResponseException):
-            # A refusal while connecting or logging in is about our settings, not this message:
-            # it waits (and is retried) rather than failing the message for good.
-            kind = "transient" if phase in SESSION_PHASES else _classify(exc.smtp_code)
+            kind = _classify(exc.smtp_code)
+            if exc.smtp_code in LOGIN_REFUSED and phase in ("login", "mail"):
+                # A refused login (or none where one is required) is about the settings:
+                # retrying it every pass can lock the account.
+                kind = "setup"
+            elif phase in SESSION_PHASES:
+                # A refusal while connecting is about our settings or the server, not this
+                # message: it waits (and is retried) rather than failing the message for good.
+                kind = "transient"
             return DeliveryError(
                 self.address, phase, _decode(exc.smtp_error), code=exc.smtp_code, kind=kind
             )
@@ -122,6 +142,7 @@ class SmtpTransport:
                 phase,
                 f"TLS certificate not trusted ({exc.verify_message}); set FOLLOWUP_SMTP_CA_FILE "
                 "if the server uses a private CA",
+                kind="setup",
             )
         text = str(exc) or type(exc).__name__
         return DeliveryError(self.address, phase, text)
@@ -132,7 +153,7 @@ class SmtpTransport:
             return
         s = self.settings
         phase = "connect"
-        conn: _SMTP | None = None
+        conn: smtplib.SMTP | None = None
         try:
             if s.security == "ssl":
                 conn = _SMTP_SSL(s.host, s.port, timeout=s.timeout, context=tls_context(s.ca_file))
@@ -148,6 +169,7 @@ class SmtpTransport:
                         phase,
                         "the server does not offer STARTTLS; refusing to send in the clear "
                         "(use FOLLOWUP_SMTP_SECURITY=ssl, or none only for a local relay)",
+                        kind="setup",
                     )
                 conn.starttls(context=tls_context(s.ca_file))
                 conn.ehlo()
@@ -157,28 +179,42 @@ class SmtpTransport:
         except DeliveryError:
             _quietly_close(conn)
             raise
-        except (smtplib.SMTPException, OSError) as exc:
+        except (smtplib.SMTPException, OSError, UnicodeError, ValueError) as exc:
             _quietly_close(conn)
             raise self._error(phase, exc) from None
-        self._conn = conn
+        self._conn, self._used = conn, 0
         log.debug("connected to %s (%s)", self.address, s.security)
 
-    def send(
-        self, sender: str, recipients: list[str], data: bytes, *, name: str = ""
-    ) -> SendResult:
-        """Send one message; the first recipient is the addressee, any others are copies."""
+    # --- one message, in three steps ---------------------------------------------------------
+
+    def begin(self, message: Outgoing) -> None:
+        """Open the connection if needed and send MAIL FROM; its reply is read by hand_over."""
         self.open()
+        assert self._conn is not None
+        self._data_sent = False
+        options = ["SMTPUTF8"] if not message.data.isascii() and self._smtputf8() else []
+        try:
+            self._conn.putcmd(
+                "mail", f"FROM:{smtplib.quoteaddr(message.sender)} {' '.join(options)}".strip()
+            )
+        except (smtplib.SMTPException, OSError) as exc:
+            self._lost()
+            raise self._error("mail", exc) from None
+
+    def hand_over(self, message: Outgoing) -> dict[str, tuple[int, str]]:
+        """Read the MAIL reply, give the recipients, then the data (without waiting for the
+        verdict on it). Returns the copies' recipients the server refused."""
         conn = self._conn
         assert conn is not None
         phase = "mail"
         refused: dict[str, tuple[int, str]] = {}
         try:
-            options = ["SMTPUTF8"] if not data.isascii() and conn.has_extn("smtputf8") else []
-            code, resp = conn.mail(sender, options)
+            code, resp = conn.getreply()
             if code != 250:
-                raise smtplib.SMTPSenderRefused(code, resp, sender)
+                conn.rset()
+                raise smtplib.SMTPSenderRefused(code, resp, message.sender)
             phase = "rcpt"
-            for n, rcpt in enumerate(recipients):
+            for n, rcpt in enumerate(message.recipients):
                 code, resp = conn.rcpt(rcpt)
                 if code not in (250, 251):
                     if n == 0:
@@ -193,24 +229,75 @@ class SmtpTransport:
                         )
                     refused[rcpt] = (code, _decode(resp))
             phase = "data"
-            code, resp = conn.data(data)
-            if code != 250:
+            conn.putcmd("data")
+            code, resp = conn.getreply()
+            if code != 354:
                 raise smtplib.SMTPDataError(code, resp)
-            return SendResult(reply=f"{code} {_decode(resp)}", refused=refused)
+            quoted = re.sub(rb"(?m)^\.", b"..", message.data)
+            if not quoted.endswith(b"\r\n"):
+                quoted += b"\r\n"
+            conn.send(quoted + b".\r\n")
+            self._data_sent = True
         except DeliveryError:
             raise
         except (smtplib.SMTPException, OSError) as exc:
-            after_data = phase == "data" and conn.data_sent
-            self.close(quit=False)
-            if after_data and not isinstance(exc, smtplib.SMTPResponseException):
-                raise DeliveryError(
-                    self.address,
-                    "after data",
-                    f"connection lost after the message was sent, before the server replied "
-                    f"({exc or type(exc).__name__}); it may have been delivered",
-                    kind="uncertain",
-                ) from None
+            if not isinstance(exc, smtplib.SMTPResponseException):
+                self._lost()
             raise self._error(phase, exc) from None
+        return refused
+
+    def result(self, refused: dict[str, tuple[int, str]] | None = None) -> SendResult:
+        """Wait for the server's verdict on the data."""
+        conn = self._conn
+        assert conn is not None
+        try:
+            code, resp = conn.getreply()
+        except (smtplib.SMTPException, OSError) as exc:
+            self._lost()
+            raise DeliveryError(
+                self.address,
+                "after data",
+                f"connection lost after the message was sent, before the server replied "
+                f"({exc or type(exc).__name__}); it may have been delivered",
+                kind="uncertain",
+            ) from None
+        if code != 250:
+            raise DeliveryError(
+                self.address, "data", _decode(resp), code=code, kind=_classify(code)
+            )
+        self._used += 1
+        return SendResult(reply=f"{code} {_decode(resp)}", refused=refused or {})
+
+    @property
+    def may_reconnect(self) -> bool:
+        """Whether a failure before the data is worth one new connection: this one had already
+        carried mail, so the server may simply have closed it (some do after each message)."""
+        return self._used > 0
+
+    def send(self, message: Outgoing) -> SendResult:
+        """Send one message: the three steps at once, with one reconnect if a reused
+        connection turns out to be closed before the data went out."""
+        for attempt in (1, 2):
+            reused = self._conn is not None and self.may_reconnect
+            try:
+                self.begin(message)
+                refused = self.hand_over(message)
+                return self.result(refused)
+            except DeliveryError as exc:
+                if attempt == 1 and reused and exc.kind == "transient" and self._conn is None:
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    # --- the connection ----------------------------------------------------------------------
+
+    def _smtputf8(self) -> bool:
+        return bool(self._conn and self._conn.has_extn("smtputf8"))
+
+    def _lost(self) -> None:
+        """The connection is no longer usable: forget it (the next message reconnects)."""
+        conn, self._conn = self._conn, None
+        _quietly_close(conn)
 
     def close(self, quit: bool = True) -> None:
         conn, self._conn = self._conn, None
@@ -246,6 +333,7 @@ class OutboxTransport:
     """Writes each message as an .eml file, atomically, instead of sending it."""
 
     address = "outbox"
+    may_reconnect = False
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -258,15 +346,20 @@ class OutboxTransport:
                 "outbox", "write", f"cannot create {self.folder}: {exc.strerror}"
             ) from None
 
-    def send(
-        self, sender: str, recipients: list[str], data: bytes, *, name: str = ""
-    ) -> SendResult:
+    def begin(self, message: Outgoing) -> None:
         self.open()
-        target = self.folder / f"{name}.eml"
+
+    def hand_over(self, message: Outgoing) -> dict[str, tuple[int, str]]:
+        self._pending = message
+        return {}
+
+    def result(self, refused: dict[str, tuple[int, str]] | None = None) -> SendResult:
+        message = self._pending
+        target = self.folder / f"{message.name}.eml"
         try:
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                fh.write(message.data)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
@@ -275,6 +368,11 @@ class OutboxTransport:
                 "outbox", "write", f"cannot write {target}: {exc.strerror}"
             ) from None
         return SendResult(reply=f"written to {target}")
+
+    def send(self, message: Outgoing) -> SendResult:
+        self.begin(message)
+        self.hand_over(message)
+        return self.result()
 
     def close(self, quit: bool = True) -> None:
         pass

@@ -22,6 +22,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from service import workers
 from service.config import Settings, find_env_file, user_env_file
 from service.db import Database
 from service.delivery import Delivery, Summary
@@ -56,6 +57,7 @@ class Worker:
         #: Reads the settings again; None: never (a worker under test keeps what it was given).
         self.load = load
         self.delivery = Delivery(settings, db)
+        self.started_at = clock()
         self.stopping = threading.Event()
         self._reload = threading.Event()
         self._pass_lock = threading.Lock()
@@ -126,9 +128,12 @@ class Worker:
             self.refresh_settings()
             if self.paused:
                 log.warning("sending is paused until the settings are fixed: %s", self.paused)
+                self.delivery.paused = self.paused
+                self._beat()
                 return None
             try:
                 summary = self.delivery.run_once(self.clock, self.stopping)
+                self._beat()
             except Exception as exc:  # the worker must outlive a database or network blip
                 log.error("delivery pass failed: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
                 return None
@@ -144,6 +149,12 @@ class Worker:
                 )
             self._schedule_wake()
             return summary
+
+    def _beat(self) -> None:
+        """The heartbeat: alive now, and paused or not (`followup doctor` reads it)."""
+        workers.beat(
+            self.db, self.delivery.actor, self.started_at, self.clock(), self.delivery.paused
+        )
 
     def _schedule_wake(self) -> None:
         """Arm a one-off job at the next due moment if it comes before the next tick."""
@@ -211,6 +222,10 @@ class Worker:
             # Wait for a pass still running in the executor thread: its message finishes.
             with self._pass_lock:
                 pass
+            try:
+                workers.forget(self.db, self.delivery.actor)
+            except Exception as exc:  # stopping anyway; the row just goes stale
+                log.warning("could not remove this worker's heartbeat: %s", exc)
             log.info("worker stopped")
 
     def run_until_idle(self) -> Summary:

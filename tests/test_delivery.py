@@ -372,12 +372,14 @@ def test_password_never_reaches_logs_events_or_tracebacks(
         run("migrate")
         record_interview()
         with caplog.at_level(logging.DEBUG):
-            bad = run("--debug", "worker", "--once")
+            bad = run("worker", "--once", env={"FOLLOWUP_LOG_LEVEL": "DEBUG"})
             doctor = run("--debug", "doctor")
             monkeypatch.setenv("FOLLOWUP_SMTP_PASSWORD", password)
-            clock.advance(timedelta(minutes=5))  # past the retry time of the deferred one
             good = run("--debug", "worker", "--once")
-        assert "1 deferred" in bad.out and "1 sent" in good.out
+        # A refused login is about the settings: nothing is deferred or failed, sending pauses.
+        assert "0 sent, 0 deferred, 0 failed" in bad.out and bad.code == 2
+        assert "sending is paused" in bad.err
+        assert "1 sent" in good.out
         assert len(server.received) == 1
         db = Database(db_url)
         with db.transaction() as session:

@@ -17,7 +17,7 @@ def lines(result) -> dict[str, str]:
     """The doctor's verdicts by check name: {"database": "ok  ", "smtp": "FAIL", ...}."""
     found = {}
     for line in result.out.splitlines():
-        if line.startswith(("ok  ", "FAIL")):
+        if line.startswith(("ok  ", "FAIL", "WARN")):
             found[line[6:].split(":", 1)[0]] = line[:4].strip()
     return found
 
@@ -59,12 +59,31 @@ def test_fresh_migrated_setup_in_outbox_mode_is_all_ok(workdir, run):
     result = run("doctor")
     assert result.code == 0, result.out + result.err
     verdicts = lines(result)
-    assert set(verdicts.values()) == {"ok"}
+    assert {v for k, v in verdicts.items() if k != "worker"} == {"ok"}
     for name in ("sender", "time zone", "database", "plan", "template thank_you", "smtp"):
         assert name in verdicts, result.out
     assert "template delivery_failed" in verdicts
     assert "not configured: mail is written to" in line_of(result, "smtp")
-    assert "FAIL" not in result.out and "hint" not in result.out
+    assert "FAIL" not in result.out
+    # The one thing it points out: no worker runs yet.
+    assert [line for line in result.out.splitlines() if line.startswith("WARN")] == [
+        "WARN  worker: none running (no heartbeat in the last three ticks)"
+    ]
+
+
+def test_a_worker_whose_sending_is_paused_is_a_failure_with_the_reason(workdir, run, db):
+    from datetime import UTC, datetime
+
+    from service import workers
+
+    now = datetime.now(UTC)
+    workers.beat(db, "worker@host:1", now, now, None)
+    assert line_of(run("doctor"), "worker").startswith("ok    worker: 1 running")
+    workers.beat(db, "worker@host:1", now, now, "SMTP smtp.x:587 (login): 535 bad credentials")
+    result = run("doctor")
+    assert result.code == 1
+    line = line_of(result, "worker")
+    assert line.startswith("FAIL") and "sending paused since" in line and "535" in line
 
 
 def test_unmigrated_database_says_to_migrate(workdir, run, empty_db_url):

@@ -7,6 +7,7 @@ import click
 from service import formatting
 from service.cli.app import ID, App, cli, emit, json_option, pass_app
 from service.db import migrate, schema_status
+from service.errors import UsageError
 
 
 @cli.command("migrate")
@@ -74,7 +75,13 @@ def worker_cmd(app: App, once: bool) -> None:
             f"{summary.sent} sent, {summary.deferred} deferred, {summary.failed} failed, "
             f"{summary.uncertain + summary.flagged} uncertain, {summary.expired} expired, "
             f"{summary.prepared} to review"
+            + (f", {summary.held} held for review" * bool(summary.held))
         )
+        if worker.delivery.paused:
+            raise UsageError(
+                f"sending is paused: {worker.delivery.paused} (fix the FOLLOWUP_SMTP_ settings; "
+                "`followup doctor` tries them without sending)"
+            )
         return
     worker.run_forever()
 

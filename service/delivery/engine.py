@@ -1,0 +1,212 @@
+"""One delivery pass: housekeeping, then claim, prepare and send until nothing is due.
+
+Claims are taken in batches as the stream needs them, so claiming and rendering the next
+follow-ups overlap the server's work on the current one. What does not go (review, a hold, a
+broken template) is recorded per batch. A failure about the settings or the server is never
+pinned on a message: a refused login pauses sending until the settings change or the worker
+restarts; an unreachable server is tried again after a backoff. Either is logged once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+
+from service import events
+from service.approval import ReviewRule
+from service.config import Settings
+from service.db import Database
+from service.delivery import claims
+from service.delivery.outcomes import Recorder, Summary
+from service.delivery.prepare import Decision, Ready, load, prepare
+from service.delivery.stream import Stream
+from service.delivery.sweep import expire, recover_streams
+from service.delivery.wake import next_wake
+from service.errors import StateConflict
+from service.plan import Plan, load_plan
+from service.rendering import Templates, templates_for
+from service.transport import DeliveryError, OutboxTransport, SmtpTransport
+
+log = logging.getLogger(__name__)
+
+
+class Delivery:
+    """Sends what is due through SMTP, or into the outbox folder when SMTP is not configured."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        actor: str | None = None,
+        rng: random.Random | None = None,
+        templates: Templates | None = None,
+        plan: Plan | None = None,
+    ):
+        self.settings = settings
+        self.db = db
+        self.actor = actor or events.actor_name("worker")
+        #: This worker's stream: its sequence of messages on one connection (see stream.py).
+        self.stream_name = f"{self.actor}/{uuid.uuid4().hex[:8]}"
+        self.rng = rng or random.Random()
+        self._templates = templates
+        self.plan = plan or load_plan(settings.plan_path)
+        #: Whether a follow-up needs approval is decided from these, when it would go out.
+        self.rule = ReviewRule.of(settings.review, self.plan)
+        self.transport = (
+            SmtpTransport(settings.smtp) if settings.smtp else OutboxTransport(settings.outbox_dir)
+        )
+        #: Why sending is paused (a refused login): until the settings change or a restart.
+        self.paused: str | None = None
+        #: An unreachable server: when to try again, and how many times it failed in a row.
+        self.retry_after: datetime | None = None
+        self._failures = 0
+        self._last_error: str | None = None
+
+    @property
+    def templates(self) -> Templates:
+        """The template set, made when first needed (an idle worker never needs it)."""
+        if self._templates is None:
+            self._templates = templates_for(self.settings)
+        return self._templates
+
+    def run_once(
+        self, clock: Callable[[], datetime], stop: threading.Event | None = None
+    ) -> Summary:
+        """Housekeeping, then send everything due, batch by batch, until nothing is left."""
+        summary = Summary()
+        now = clock()
+        summary.flagged = recover_streams(self.db, now, self.settings.send_lease, actor=self.actor)
+        summary.expired = expire(self.db, now, actor=self.actor)
+        from service.review import queue_digest
+
+        queue_digest(self.settings, self.db, lambda: self.templates, now, actor=self.actor)
+        sending = self.paused is None and (self.retry_after is None or now >= self.retry_after)
+        me = self.settings.require_sender()
+        recorder = Recorder(
+            self.settings, lambda: self.templates, me, actor=self.actor, rng=self.rng,
+            summary=summary,
+        )  # fmt: skip
+        claimed: list[int] = []
+        stream = Stream(
+            self.db, self.transport, recorder, actor=self.actor, name=self.stream_name,
+            clock=clock, stop=stop,
+        )  # fmt: skip
+        try:
+            while True:
+                before = summary.handled + summary.released
+                error = stream.run(self._items(clock, stop, recorder, claimed, sending))
+                # Recording outcomes may make more due (a note to the user about a failure).
+                stopping = stop is not None and stop.is_set()
+                if error or stopping or summary.handled + summary.released == before:
+                    break
+        finally:
+            claims.release(self.db, claimed, self.actor)
+            self.transport.close()
+        self._after(error, clock())
+        return summary
+
+    def _items(
+        self,
+        clock: Callable[[], datetime],
+        stop: threading.Event | None,
+        recorder: Recorder,
+        claimed: list[int],
+        sending: bool,
+    ) -> Iterator[Ready]:
+        """Ready follow-ups, claimed and prepared a batch at a time as the stream asks."""
+        me = self.settings.require_sender()
+        while not (stop is not None and stop.is_set()):
+            now = clock()
+            limit = self.settings.batch_size
+            if sending and self.settings.smtp and self.settings.max_per_hour:
+                room = self.settings.max_per_hour - claims.sent_last_hour(self.db, now)
+                limit, sending = (min(limit, room), True) if room > 0 else (limit, False)
+            ids = claims.claim(
+                self.db,
+                now,
+                limit=limit,
+                actor=self.actor,
+                lease=self.settings.send_lease,
+                rule=self.rule,
+                review_lead=self.settings.review_lead,
+                sending=sending,
+            )
+            if not ids:
+                return
+            claimed.extend(ids)
+            rows, peers = load(self.db, ids)
+            prepared = prepare(
+                rows, peers, settings=self.settings, templates=self.templates, rule=self.rule,
+                me=me, now=now,
+            )  # fmt: skip
+            if prepared.decisions:
+                self._decide(prepared.decisions, recorder, clock())
+            yield from prepared.ready
+
+    def _decide(self, decisions: list[Decision], recorder: Recorder, now: datetime) -> None:
+        """Record what does not go now: to review, held, back to review, or failed."""
+        from service.review import hold_for_review, queue_digest, requeue
+
+        notes = {
+            d.row.id: recorder.failure_notes(d.row, d.why, now)
+            for d in decisions
+            if d.action == "fail"
+        }
+        with self.db.transaction() as session:
+            for d in decisions:
+                try:
+                    if d.action == "fail":
+                        recorder.fail(session, d.row, d.status, d.why, notes[d.row.id], now)
+                    elif d.action == "back":
+                        requeue(session, d.row, d.rendered, now, actor=self.actor, reason=d.why)
+                        recorder.summary.prepared += 1
+                    else:
+                        why = d.why if d.action == "hold" else None
+                        hold_for_review(session, d.row, d.rendered, now, actor=self.actor, why=why)
+                        if why:
+                            recorder.summary.held += 1
+                        else:
+                            recorder.summary.prepared += 1
+                except StateConflict as exc:  # cancelled or changed since it was claimed
+                    log.info("follow-up %s left as it is: %s", d.row.id, exc)
+        if any(d.action != "fail" for d in decisions):
+            queue_digest(self.settings, self.db, lambda: self.templates, now, actor=self.actor)
+
+    def _after(self, error: DeliveryError | None, now: datetime) -> None:
+        """Pause, back off or recover after a pass, and say so once."""
+        if error is None:
+            if self._last_error is not None:
+                log.info("the mail server works again: sending resumes")
+            self._failures, self.retry_after, self._last_error = 0, None, None
+            return
+        if error.kind == "setup":
+            self.paused = str(error)
+            log.error(
+                "sending is paused until the settings change or the worker restarts: %s", error
+            )
+            return
+        self._failures += 1
+        wait = min(
+            self.settings.retry_max, self.settings.retry_min * 2 ** min(self._failures - 1, 20)
+        )
+        self.retry_after = now + wait
+        if str(error) != self._last_error:
+            log.error("cannot reach the mail server, trying again in %s: %s", _words(wait), error)
+        self._last_error = str(error)
+
+    def next_wake(self, now: datetime) -> datetime | None:
+        """The next moment something becomes due (not before a backoff ends)."""
+        wake = next_wake(self.db, self.settings, self.rule, now)
+        if wake is not None and self.retry_after is not None and wake < self.retry_after:
+            wake = self.retry_after
+        return wake
+
+
+def _words(wait: timedelta) -> str:
+    seconds = int(wait.total_seconds())
+    return f"{seconds // 60} min" if seconds >= 120 else f"{seconds} s"
