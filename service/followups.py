@@ -91,6 +91,11 @@ def retry(db: Database, followup_id: int, now: datetime, *, actor: str) -> str:
 def cancel(db: Database, followup_id: int, now: datetime, *, actor: str) -> None:
     with db.transaction() as session:
         row = _load(session, followup_id)
+        if row.status == Status.SENDING:
+            raise UsageError(
+                f"follow-up {followup_id} is being sent right now and cannot be stopped: see its "
+                "outcome in `followup schedule --all`"
+            )
         if row.status not in CANCELLABLE:
             raise UsageError(f"follow-up {followup_id} is {row.status}: it cannot be cancelled")
         events.transition(

@@ -267,17 +267,27 @@ def update_interview(
         return Outcome(interview_id, changes, warnings)
 
 
+@dataclass
+class Closed:
+    """What closing an interview did."""
+
+    cancelled: int
+    #: Follow-ups whose SMTP transaction had already begun: they may still arrive.
+    on_the_wire: list[int]
+
+
 def close_interview(
     db: Database, interview_id: int, outcome: str, now: datetime, *, actor: str
-) -> int:
-    """Close an interview with an outcome and cancel what has not gone out; returns how many."""
+) -> Closed:
+    """Close an interview with an outcome and cancel everything that has not started to go
+    out, claimed follow-ups included; says which (at most one per worker) was on the wire."""
     if outcome not in InterviewStatus.outcomes():
         raise UsageError(f"--outcome {outcome!r}: use offer, rejected or withdrawn")
     with db.transaction() as session:
         events.set_interview_status(
             session, interview_id, [InterviewStatus.ACTIVE], outcome, now, actor=actor
         )
-        return cancel_live(
+        count = cancel_live(
             session,
             interview_id,
             now,
@@ -285,20 +295,30 @@ def close_interview(
             detail=f"interview closed: {outcome}",
             reason=Reason.CLOSED,
         )
+        sending = session.scalars(
+            select(FollowUp.id).where(
+                FollowUp.interview_id == interview_id, FollowUp.status == Status.SENDING
+            )
+        ).all()
+        return Closed(count, list(sending))
 
 
 def cancel_live(
     session: Session, interview_id: int, now: datetime, *, actor: str, detail: str, reason: str
 ) -> int:
-    """Cancel every follow-up of the interview that has not gone out yet."""
-    ids = session.scalars(
-        select(FollowUp.id).where(FollowUp.interview_id == interview_id, FollowUp.status.in_(LIVE))
+    """Cancel every follow-up of the interview that has not started to go out, claimed ones
+    included. The rows are locked first: a worker about to start one waits for this, then
+    finds it cancelled."""
+    rows = session.execute(
+        select(FollowUp.id, FollowUp.status)
+        .where(FollowUp.interview_id == interview_id, FollowUp.status.in_(LIVE))
+        .with_for_update()
     ).all()
-    for fid in ids:
+    for fid, status in rows:
         events.transition(
-            session, fid, LIVE, Status.CANCELLED, now, actor=actor, detail=detail, reason=reason
+            session, fid, [status], Status.CANCELLED, now, actor=actor, detail=detail, reason=reason
         )
-    return len(ids)
+    return len(rows)
 
 
 def _get(session: Session, interview_id: int) -> Interview:

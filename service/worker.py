@@ -24,7 +24,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from service import workers
 from service.config import Settings, find_env_file, user_env_file
-from service.db import Database
+from service.db import Database, sqlite_file
 from service.delivery import Delivery, Summary
 from service.errors import UsageError
 from service.plan import load_plan
@@ -58,6 +58,9 @@ class Worker:
         self.load = load
         self.delivery = Delivery(settings, db)
         self.started_at = clock()
+        #: Why the worker stopped by itself (a database file that vanished), if it did.
+        self.failure: str | None = None
+        self._db_identity = _file_identity(db)
         self.stopping = threading.Event()
         self._reload = threading.Event()
         self._pass_lock = threading.Lock()
@@ -125,6 +128,12 @@ class Worker:
         if self.stopping.is_set():
             return None
         with self._pass_lock:
+            gone = self._database_gone()
+            if gone:
+                self.failure = f"{gone} while the worker ran: start the worker again to use it"
+                log.error("stopping: %s", self.failure)
+                self.stop()
+                return None
             self.refresh_settings()
             if self.paused:
                 log.warning("sending is paused until the settings are fixed: %s", self.paused)
@@ -149,6 +158,17 @@ class Worker:
                 )
             self._schedule_wake()
             return summary
+
+    def _database_gone(self) -> str | None:
+        """A SQLite file deleted or replaced under the worker would be written no more."""
+        if self._db_identity is None:
+            return None
+        now = _file_identity(self.db)
+        if now is None:
+            return f"the database file {sqlite_file(self.db.url)} was deleted"
+        if now != self._db_identity:
+            return f"the database file {sqlite_file(self.db.url)} was replaced"
+        return None
 
     def _beat(self) -> None:
         """The heartbeat: alive now, and paused or not (`followup doctor` reads it)."""
@@ -231,6 +251,17 @@ class Worker:
     def run_until_idle(self) -> Summary:
         """`worker --once`: send everything due now, then return."""
         return self.delivery.run_once(self.clock, self.stopping)
+
+
+def _file_identity(db: Database) -> tuple[int, int] | None:
+    path = sqlite_file(db.url)
+    if path is None:
+        return None
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 #: Settings whose values never appear in the log.

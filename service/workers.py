@@ -32,9 +32,7 @@ def forget(db: Database, name: str) -> None:
 def alive(db: Database, now: datetime, tick: timedelta) -> list[Worker]:
     """Workers that beat within the last three ticks."""
     with db.reading() as session:
-        return list(
-            session.scalars(select(Worker).where(Worker.heartbeat_at >= now - 3 * tick))
-        )
+        return list(session.scalars(select(Worker).where(Worker.heartbeat_at >= now - 3 * tick)))
 
 
 def everyone(db: Database) -> list[Worker]:

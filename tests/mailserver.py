@@ -38,7 +38,10 @@ class Recorder:
     """Accepts, defers, rejects or drops messages; remembers what it accepted."""
 
     #: "accept" | "defer" (451) | "reject" (554) | "drop" (close after the data, no reply)
+    #: | "hangup" (accept, then close the connection, as some servers do after each message)
     mode: str = "accept"
+    #: Seconds between keeping a message and saying 250: a slow provider.
+    delay: float = 0.0
     #: RCPT replies for particular addresses, e.g. {"x@y": "550 5.1.1 no such user"}
     refuse: dict[str, str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
@@ -65,6 +68,14 @@ class Recorder:
         with self.lock:
             self.received.append(item)
             n = len(self.received)
+        if self.delay:
+            import asyncio
+
+            await asyncio.sleep(self.delay)
+        if self.mode == "hangup":
+            import asyncio
+
+            asyncio.get_running_loop().call_later(0.005, server.transport.close)
         return f"250 2.0.0 Ok: queued as Q{n}"
 
     def message_ids(self) -> list[str]:

@@ -260,10 +260,25 @@ def interview_close(app: App, interview_id: int, outcome: str, as_json: bool) ->
     """Close an interview; follow-ups that have not gone out are cancelled."""
     from service import interviews
 
-    count = interviews.close_interview(
+    closed = interviews.close_interview(
         app.ready_db(), interview_id, outcome, app.now(), actor=app.actor()
     )
     if as_json:
-        emit({"id": interview_id, "status": outcome, "cancelled": count})
-    else:
-        click.echo(f"interview {interview_id} closed ({outcome}); {count} follow-up(s) cancelled")
+        emit(
+            {
+                "id": interview_id,
+                "status": outcome,
+                "cancelled": closed.cancelled,
+                "on_the_wire": closed.on_the_wire,
+            }
+        )
+        return
+    click.echo(
+        f"interview {interview_id} closed ({outcome}); {closed.cancelled} follow-up(s) cancelled"
+    )
+    for fid in closed.on_the_wire:
+        click.echo(
+            f"follow-up {fid} was already being sent: it may still arrive (see its outcome in "
+            "`followup schedule --all`)",
+            err=True,
+        )

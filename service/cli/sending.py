@@ -7,7 +7,7 @@ import click
 from service import formatting
 from service.cli.app import ID, App, cli, emit, json_option, pass_app
 from service.db import migrate, schema_status
-from service.errors import UsageError
+from service.errors import FollowupError, UsageError
 
 
 @cli.command("migrate")
@@ -84,6 +84,8 @@ def worker_cmd(app: App, once: bool) -> None:
             )
         return
     worker.run_forever()
+    if worker.failure:
+        raise FollowupError(worker.failure)
 
 
 @cli.command("retry")

@@ -2,19 +2,21 @@
 
 The invariant, per stream (one worker's connection to the server, reconnects included):
 
-1. A follow-up is committed as `sending`, with its attempt, its Message-ID, the stream and its
-   place in the stream, before its MAIL FROM. Claimed is not sending: until that commit the
-   follow-up keeps its status, and closing the interview, a cancel or a reply still stops it.
-2. Its data (DATA) goes out only after the outcome of the stream's previous message is
-   committed.
+1. A follow-up is committed as `sending` (its attempt, Message-ID, stream and place in the
+   stream) before its MAIL FROM, and in the same transaction as the outcome of the stream's
+   previous message. So a stream has at most one follow-up `sending` at any moment: the one
+   whose SMTP transaction is starting or under way.
+2. Claimed is not sending: until that commit a follow-up keeps its status, so closing its
+   interview, a cancel or a reply still stops it; the commit itself refuses a follow-up whose
+   interview is no longer active.
 
-So after a crash, of a stream's follow-ups still `sending`, only the first (lowest place) can
-have reached the server: it becomes `uncertain` ("the server may have it"); the others never sent
-their data and are simply due again. A crash costs the user at most one question per stream.
+So after a crash each dead stream leaves at most one follow-up `sending`; once its lease runs
+out it becomes `uncertain` ("the server may have it"), for the user to check. A crash costs the
+user at most one question per stream, and closing an interview names at most one follow-up per
+worker as already on the wire.
 
-One commit per message carries both the outcome of the previous message and the `sending` mark
-of the next, and it is made while the server works on the current message's MAIL FROM; the
-next message is prepared while the server works on the current one's data.
+The commit waits for the previous message's reply; the work that can overlap the server's does:
+the next follow-up is claimed and rendered while the server takes in the current one's data.
 """
 
 from __future__ import annotations
@@ -57,8 +59,7 @@ class Stream:
     def run(self, items: Iterator[Ready]) -> DeliveryError | None:
         """Send every item, in order, until they run out or a stop is asked for; returns the
         error about the settings or the server that ended it early, if one did. Items not
-        started keep their claims (the caller gives the leases back)."""
-        previous: Outcome | None = None
+        marked keep their claims (the caller gives the leases back)."""
         first = next(items, None)
         if first is None:
             return None
@@ -68,56 +69,59 @@ class Stream:
             self.transport.open()
         except DeliveryError as exc:
             return exc
-        current = self._commit(None, itertools.chain([first], items))
-        while current is not None:
+        previous: Outcome | None = None
+        upcoming: Iterator[Ready] = itertools.chain([first], items)
+        while True:
+            current = self._commit(previous, upcoming)
+            if current is None:
+                return None
             try:
-                self.transport.begin(current.outgoing)
+                refused = self._hand_over(current)
             except DeliveryError as exc:
-                # Nothing of this message reached the server: it is due again as it was.
-                self._release(previous, [current])
-                return exc
-            following = self._commit(previous, iter(()) if self._stopping() else items)
-            previous = self._exchange(current)
+                if exc.kind == "setup" or exc.about_the_session:
+                    # Nothing of this message reached the server: it is due again as it was.
+                    self._release(current)
+                    return exc
+                previous = Outcome(current, exc, self.clock())
+                upcoming = iter(()) if self._stopping() else items
+                continue
+            # The server takes in the data: meanwhile, claim and render what comes next.
+            following = None if self._stopping() else next(items, None)
+            previous = self._result(current, refused)
             if isinstance(previous.result, DeliveryError) and previous.result.kind == "setup":
-                self._release(None, [current] + ([following] if following else []))
+                self._release(current)
                 return previous.result
-            current = following
-        if previous is not None:
-            self._commit(previous, iter(()))
-        return None
+            upcoming = itertools.chain([following], items) if following is not None else iter(())
 
     def _stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()
 
     # --- the wire ----------------------------------------------------------------------------
 
-    def _exchange(self, item: Ready) -> Outcome:
-        """Recipients, data and the server's verdict, with one reconnect if a reused connection
-        was closed before the data went out."""
-        for attempt in (1, 2):
-            try:
-                refused = self.transport.hand_over(item.outgoing)
-                result: SendResult | DeliveryError = self.transport.result(refused)
-                log.info("sent follow-up %s (%s) to %s: %s", item.id, item.row.step, item.to,
-                         result.reply)  # fmt: skip
-            except DeliveryError as exc:
-                # Lost (no reply at all) before the data went out, on a connection that had
-                # carried mail: the server may just have closed it. One new connection.
-                lost = exc.code is None and exc.phase in ("mail", "rcpt", "data")
-                retry = attempt == 1 and lost and exc.kind == "transient"
-                if retry and self.transport.may_reconnect and self._reconnected(item, exc):
-                    continue
-                result = exc
-            return Outcome(item, result, self.clock())
-        raise AssertionError("unreachable")
-
-    def _reconnected(self, item: Ready, exc: DeliveryError) -> bool:
-        log.info("follow-up %s: %s; reconnecting once", item.id, exc)
+    def _hand_over(self, item: Ready) -> dict[str, tuple[int, str]]:
+        """Recipients and data, with one reconnect if a reused connection turns out to be
+        closed before the data went out (some servers hang up after each message)."""
         try:
             self.transport.begin(item.outgoing)
-        except DeliveryError:
-            return False
-        return True
+            return self.transport.hand_over(item.outgoing)
+        except DeliveryError as exc:
+            lost = exc.code is None and exc.kind == "transient" and not exc.about_the_session
+            if not (lost and self.transport.may_reconnect):
+                raise
+            log.info("follow-up %s: %s; reconnecting once", item.id, exc)
+        self.transport.begin(item.outgoing)
+        return self.transport.hand_over(item.outgoing)
+
+    def _result(self, item: Ready, refused: dict[str, tuple[int, str]]) -> Outcome:
+        result: SendResult | DeliveryError
+        try:
+            result = self.transport.result(refused)
+            log.info(
+                "sent follow-up %s (%s) to %s: %s", item.id, item.row.step, item.to, result.reply
+            )
+        except DeliveryError as exc:
+            result = exc
+        return Outcome(item, result, self.clock())
 
     # --- the database ------------------------------------------------------------------------
 
@@ -172,11 +176,7 @@ class Stream:
             return False
         return True
 
-    def _release(self, previous: Outcome | None, items: list[Ready]) -> None:
-        """Record `previous`; `items` were marked but their data never went out: due again."""
-        notes = self.recorder.notes_for(previous) if previous is not None else []
+    def _release(self, item: Ready) -> None:
+        """`item` was marked but its data never went out: due again as it was."""
         with self.db.transaction() as session:
-            if previous is not None:
-                self.recorder.record(session, previous, notes)
-            for item in items:
-                self.recorder.release(session, item, self.clock())
+            self.recorder.release(session, item, self.clock())
