@@ -15,6 +15,12 @@ _GREETING = re.compile(
 _BRACES = re.compile(r"\{\{|\}\}|\{%|%\}")
 
 
+def _control(ch: str) -> bool:
+    """A character no letter should carry: NUL, escapes, and the like (newlines and tabs are
+    fine)."""
+    return ch not in "\n\t" and (ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0)
+
+
 @dataclass(frozen=True)
 class Finding:
     """Something a careful person would stop at. Every finding holds a follow-up for the user's
@@ -35,6 +41,11 @@ def check_content(subject: str, text: str, html: str | None) -> list[Finding]:
             )
     if not text.strip():
         findings.append(Finding("the body is empty", True))
+    controls = sorted({repr(c) for c in subject + text + (html or "") if _control(c)})
+    if controls:
+        findings.append(
+            Finding(f"the text has control characters ({', '.join(controls)}): edit them out", True)
+        )
     if not subject.strip():
         findings.append(Finding("the subject is empty"))
     return findings

@@ -139,6 +139,8 @@ class Templates:
             raise TemplateError(str(exc)) from None
         if not text.strip():
             raise TemplateError(f"template {name}.txt renders an empty body")
+        if "\x00" in text + (html or ""):
+            raise TemplateError(f"template {name}.txt renders a NUL character: remove it")
         return Rendered(subject, text, html, self.source_hash(name, context))
 
     def _load(self, filename: str) -> jinja2.Template:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, text
 
 from service.db import Database
@@ -453,3 +454,103 @@ def test_from_another_folder_a_command_says_where_it_looked_and_creates_no_datab
     assert not (data / "followup.db").exists()
     assert run("migrate").code == 0
     assert (data / "followup.db").exists() and list(elsewhere.iterdir()) == []
+
+
+# --- hardening: one broken template, server or setting never takes everything down ------------
+
+
+def test_a_template_file_that_is_not_utf8_fails_only_its_follow_ups_naming_the_file(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
+):
+    mine = workdir / "my-templates"
+    mine.mkdir()
+    (mine / "status_check.txt").write_bytes(b"{% block subject %}\xff{% endblock %}")
+    monkeypatch.setenv("FOLLOWUP_TEMPLATES_DIR", str(mine))
+    for k, v in mailserver.env().items():
+        monkeypatch.setenv(k, v)
+    run("migrate")
+    record_interview()
+    assert "1 sent" in run("worker", "--once").out  # the thank-you uses a good template
+    clock.advance(timedelta(hours=1, seconds=1))
+    result = run("worker", "--once")
+    assert result.code == 0 and "1 failed" in result.out
+    failed = by_step(db_url, "status_check")
+    assert failed.status == "failed"
+    assert str(mine / "status_check.txt") in failed.last_error and "UTF-8" in failed.last_error
+    preview = run("preview", str(failed.id))
+    assert preview.code == 1 and preview.err.count("\n") == 1 and "not UTF-8" in preview.err
+    assert "Traceback" not in result.err + preview.err
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        (
+            "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
+            "took longer than 1s",
+        ),
+        ("{{ 'x' * 10**8 }}", "more than 256 KB"),
+        ("{{ 'x'|center(10**9) }}", "more than 256 KB"),
+    ],
+)
+def test_a_runaway_template_fails_its_follow_up_quickly_and_the_rest_still_go(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch,
+    body, complaint,
+):  # fmt: skip
+    import time
+
+    mine = workdir / "my-templates"
+    mine.mkdir()
+    (mine / "thank_you.txt").write_text(
+        "{% block subject %}Thanks{% endblock %}{% block body %}" + body + "{% endblock %}"
+    )
+    monkeypatch.setenv("FOLLOWUP_TEMPLATES_DIR", str(mine))
+    for k, v in mailserver.env().items():
+        monkeypatch.setenv(k, v)
+    run("migrate")
+    record_interview()
+    started = time.monotonic()
+    result = run("worker", "--once")
+    assert time.monotonic() - started < 30  # it gave up on the template: the worker is free
+    assert result.code == 0 and "1 failed" in result.out, result.err
+    failed = by_step(db_url, "thank_you")
+    assert failed.status == "failed" and complaint in failed.last_error
+    assert "FOLLOWUP_RENDER_" in failed.last_error
+    # Nothing huge was stored, and the notice to the user still went out.
+    assert len(failed.body_text or "") < 1000
+    assert [r.rcpt_tos for r in mailserver.received] == [["ada@candidate.example"]]
+
+
+def test_an_international_domain_goes_out_in_its_ascii_form(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, monkeypatch
+):
+    for k, v in mailserver.env().items():
+        monkeypatch.setenv(k, v)
+    run("migrate")
+    record_interview(contacts=("Ann Weber <ann@bücher.example> | topic=the catalogue",))
+    assert "1 sent" in run("worker", "--once").out
+    got = mailserver.received[0]
+    assert got.rcpt_tos == ["ann@xn--bcher-kva.example"]
+    assert got.message["To"] == "Ann Weber <ann@xn--bcher-kva.example>"
+    assert got.data.isascii()
+
+
+def test_a_control_character_from_a_template_holds_the_follow_up(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
+):
+    mine = workdir / "my-templates"
+    mine.mkdir()
+    (mine / "thank_you.txt").write_text(
+        "{% block subject %}Thanks{% endblock %}{% block body %}{{ contact.greeting }},\n"
+        "escape: \x1b[2J here\n{% endblock %}"
+    )
+    monkeypatch.setenv("FOLLOWUP_TEMPLATES_DIR", str(mine))
+    for k, v in mailserver.env().items():
+        monkeypatch.setenv(k, v)
+    run("migrate")
+    record_interview()
+    run("worker", "--once")
+    assert by_step(db_url, "thank_you").status == "pending_review"
+    queued = run("queue", "--json").json()[0]
+    assert any("control characters" in b for b in queued["blocking"])
+    assert run("approve", str(queued["id"])).code == 2

@@ -211,7 +211,12 @@ def test_close_cancels_what_has_not_gone_out_and_ends_the_interview(workdir, run
     interview = add(run)
     result = run("interview", "close", str(interview["id"]), "--outcome", "rejected", "--json")
     assert result.code == 0, result.err
-    assert result.json() == {"id": interview["id"], "status": "rejected", "cancelled": 5, "on_the_wire": []}
+    assert result.json() == {
+        "id": interview["id"],
+        "status": "rejected",
+        "cancelled": 5,
+        "on_the_wire": [],
+    }
     assert schedule(run) == []
     assert run("schedule").out.startswith("Nothing scheduled.")
     every = schedule(run, "--all")

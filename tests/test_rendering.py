@@ -342,3 +342,12 @@ def test_content_hash_covers_subject_text_and_html():
     assert base.content_hash == content_hash("Subject", "Text\n", "<p>Text</p>\n")
     # No ambiguity between fields: moving text from one into the other changes it.
     assert content_hash("ab", "c", None) != content_hash("a", "bc", None)
+
+
+def test_a_template_that_renders_a_nul_character_is_an_error(overrides):
+    write(
+        overrides / "thank_you.txt",
+        "{% block subject %}x{% endblock %}{% block body %}a\x00b{% endblock %}",
+    )
+    with pytest.raises(TemplateError, match="NUL"):
+        Templates(overrides).render("thank_you", context())

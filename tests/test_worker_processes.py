@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import time
@@ -9,7 +10,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from processes import message_ids, seed_due, start_worker, statuses, worker_env
+from processes import LogReader, message_ids, seed_due, start_worker, statuses, worker_env
 from sqlalchemy import func, select, update
 
 from service.db import Database
@@ -186,9 +187,7 @@ def test_a_worker_killed_holding_claims_it_never_started_costs_no_question(
 def claimed(db_url) -> int:
     db = Database(db_url)
     with db.transaction() as session:
-        n = session.scalar(
-            select(func.count(FollowUp.id)).where(FollowUp.claim_until.is_not(None))
-        )
+        n = session.scalar(select(func.count(FollowUp.id)).where(FollowUp.claim_until.is_not(None)))
     db.dispose()
     return n
 
@@ -261,3 +260,72 @@ def test_four_workers_deliver_two_thousand_follow_ups_exactly_once(tmp_path, db_
     # They really shared the work.
     sent_by = [int(out.split(" sent")[0]) for out, _ in outputs]
     assert sum(sent_by) == total and sum(1 for n in sent_by if n > 0) >= 2, sent_by
+
+
+def test_a_sqlite_file_deleted_under_the_worker_stops_it_with_a_clear_error(
+    tmp_path, backend, db_url, mailserver
+):
+    if backend != "sqlite":
+        return  # only a SQLite database is a file that can vanish
+    env = worker_env(db_url, mailserver.env(), FOLLOWUP_TICK="1s", FOLLOWUP_LOG_LEVEL="INFO")
+    worker = start_worker(tmp_path, env)
+    log = LogReader(worker)
+    log.wait_for("worker started")
+    path = db_url[len("sqlite:///") :]
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.unlink(path + suffix)
+    assert worker.wait(timeout=30) == 1
+    text = log.finish()
+    assert f"the database file {path} was deleted" in text
+    assert "start the worker again" in text
+
+
+def test_a_refused_login_pauses_the_running_worker_and_says_so_once(tmp_path, db_url, tls_ca):
+    from mailserver import MailServer
+
+    server_ctx, ca_file = tls_ca
+    server = MailServer(security="starttls", tls_context=server_ctx, auth=("ada", "right")).start()
+    try:
+        seed_due(db_url, 4)
+        env = worker_env(
+            db_url,
+            server.env(
+                FOLLOWUP_SMTP_HOST="localhost",
+                FOLLOWUP_SMTP_USERNAME="ada",
+                FOLLOWUP_SMTP_PASSWORD="wrong",
+                FOLLOWUP_SMTP_CA_FILE=str(ca_file),
+            ),
+            FOLLOWUP_TICK="1s",
+            FOLLOWUP_LOG_LEVEL="INFO",
+        )
+        worker = start_worker(tmp_path, env)
+        log = LogReader(worker)
+        log.wait_for("sending is paused until the settings change")
+        # Later passes neither log in again nor say it again.
+        log.wait_for("pass:", times=0)
+        deadline = time.monotonic() + 30
+        while db_heartbeats(db_url) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=20)
+        text = log.finish()
+    finally:
+        server.stop()
+    assert text.count("535") == 1, text
+    assert statuses(db_url) == Counter({"planned": 4})
+    assert server.received == []
+
+
+def db_heartbeats(db_url) -> int:
+    """How many passes the worker has reported (its heartbeat row's updates, roughly)."""
+    db = Database(db_url)
+    with db.transaction() as session:
+        from service.models import Worker
+
+        beat = session.scalar(select(Worker.heartbeat_at))
+        started = session.scalar(select(Worker.started_at))
+    db.dispose()
+    if beat is None:
+        return 0
+    return int((beat - started).total_seconds())

@@ -157,9 +157,10 @@ class Delivery:
             for d in decisions
             if d.action == "fail"
         }
-        with self.db.transaction() as session:
-            for d in decisions:
-                try:
+        for d in decisions:
+            # One transaction each: a row the database refuses stops only itself.
+            try:
+                with self.db.transaction() as session:
                     if d.action == "fail":
                         recorder.fail(session, d.row, d.status, d.why, notes[d.row.id], now)
                     elif d.action == "back":
@@ -172,8 +173,10 @@ class Delivery:
                             recorder.summary.held += 1
                         else:
                             recorder.summary.prepared += 1
-                except StateConflict as exc:  # cancelled or changed since it was claimed
-                    log.info("follow-up %s left as it is: %s", d.row.id, exc)
+            except StateConflict as exc:  # cancelled or changed since it was claimed
+                log.info("follow-up %s left as it is: %s", d.row.id, exc)
+            except Exception as exc:  # the database refused it: say so, go on with the rest
+                log.error("follow-up %s could not be recorded (%s): %s", d.row.id, d.action, exc)
         if any(d.action != "fail" for d in decisions):
             queue_digest(self.settings, self.db, lambda: self.templates, now, actor=self.actor)
 
