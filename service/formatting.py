@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from service.approval import ReviewRule
+from service.listings import Listed
 from service.models import FollowUp, Interview
 from service.planner import Change
 
@@ -15,27 +17,29 @@ def iso_utc(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC with a Z, as scripts expect."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    return moment.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def local(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%a %Y-%m-%d %H:%M")
 
 
-def recipient(followup: FollowUp, me: str) -> tuple[str, str]:
+def recipient(followup: Listed, me: str) -> tuple[str, str]:
     """(name, address) of who receives the follow-up."""
-    if followup.contact is None:
+    if followup.contact_id is None:
         return "you", me
-    return followup.contact.name, followup.contact.email
+    return followup.contact_name or "", followup.contact_email or ""
 
 
-def followup_json(f: FollowUp, me: str, rule: ReviewRule | None = None) -> dict:
+def followup_json(f: Listed, me: str, rule: ReviewRule | None = None) -> dict:
     """A follow-up for scripts; `review` says whether it needs approval under `rule`."""
     name, address = recipient(f, me)
     return {
         "id": f.id,
         "interview_id": f.interview_id,
-        "company": f.interview.company if f.interview else None,
+        "company": f.company,
         "kind": f.kind,
         "step": f.step,
         "template": f.template,
@@ -86,7 +90,7 @@ def interview_json(
         ],
     }
     if followups is not None:
-        data["followups"] = [followup_json(f, me, rule) for f in followups]
+        data["followups"] = [followup_json(Listed.of(f), me, rule) for f in followups]
     return data
 
 
@@ -102,6 +106,15 @@ def human_delta(delta) -> str:
 
 def dumps(data) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def stream_json(items: Iterable[dict], write: Callable[[str], object]) -> None:
+    """A JSON array written an object a line, as the objects come: memory stays flat."""
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # the C encoder (no indent)
+    write("[")
+    for n, item in enumerate(items):
+        write(("\n" if n == 0 else ",\n") + encode(item))
+    write("\n]\n")
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
@@ -126,7 +139,7 @@ def change_json(change: Change) -> dict:
     }
 
 
-def status_text(f: FollowUp, user_zone: ZoneInfo, rule: ReviewRule | None = None) -> str:
+def status_text(f: Listed, user_zone: ZoneInfo, rule: ReviewRule | None = None) -> str:
     """The status as a person wants it: when a deferred one is retried, and why."""
     if f.status == "deferred" and f.retry_at is not None:
         why = f": {f.last_error}" if f.last_error else ""
@@ -141,7 +154,7 @@ def status_text(f: FollowUp, user_zone: ZoneInfo, rule: ReviewRule | None = None
 
 
 def followup_rows(
-    followups: list[FollowUp], user_zone: ZoneInfo, rule: ReviewRule | None = None
+    followups: Iterable[Listed], user_zone: ZoneInfo, rule: ReviewRule | None = None
 ) -> str:
     headers = [
         "ID",
@@ -153,14 +166,15 @@ def followup_rows(
         "STATUS",
     ]
     rows = []
+    zones: dict[str, ZoneInfo] = {}
     for f in followups:
         name, address = recipient(f, "you")
-        zone = ZoneInfo(f.interview.timezone) if f.interview else user_zone
-        about = f"{f.interview_id} {f.interview.company}" if f.interview else "-"
+        zone = zones.setdefault(f.timezone, ZoneInfo(f.timezone)) if f.timezone else user_zone
+        about = f"{f.interview_id} {f.company}" if f.interview_id else "-"
         if f.kind == "note":
             step, to = f"note: {f.step.replace('_', ' ')}", "you"
         else:
-            step, to = f.step, name if f.contact is None else f"{name} <{address}>"
+            step, to = f.step, name if f.contact_id is None else f"{name} <{address}>"
         rows.append(
             [
                 str(f.id),
@@ -210,5 +224,5 @@ def interview_text(
     lines.append("")
     lines.append("Follow-ups:" if followups else "No follow-ups planned.")
     if followups:
-        lines.append(followup_rows(followups, user_zone, rule))
+        lines.append(followup_rows(map(Listed.of, followups), user_zone, rule))
     return "\n".join(lines)

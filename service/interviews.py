@@ -339,25 +339,3 @@ def get_interview(db: Database, interview_id: int) -> tuple[Interview, list[Foll
             .order_by(FollowUp.due_at, FollowUp.id)
         ).all()
         return interview, list(followups)
-
-
-def list_interviews(db: Database) -> list[Interview]:
-    with db.reading() as session:
-        return list(
-            session.scalars(
-                select(Interview)
-                .options(selectinload(Interview.contacts))
-                .order_by(Interview.starts_at)
-            )
-        )
-
-
-def list_followups(db: Database, *, include_all: bool = False) -> list[FollowUp]:
-    """Upcoming follow-ups by due time; with include_all, every follow-up ever planned."""
-    query = select(FollowUp).options(
-        selectinload(FollowUp.contact), selectinload(FollowUp.interview)
-    )
-    if not include_all:
-        query = query.where(FollowUp.status.in_(LIVE + (Status.SENDING, Status.UNCERTAIN)))
-    with db.reading() as session:
-        return list(session.scalars(query.order_by(FollowUp.due_at, FollowUp.id)))

@@ -11,14 +11,17 @@ import logging
 import sys
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import click
 
-from service import __version__, events, formatting
-from service.approval import ReviewRule
-from service.config import Settings, load_settings
-from service.db import Database, require_migrated
+from service import __version__
 from service.errors import FollowupError
+
+if TYPE_CHECKING:  # the modules behind them load when a command needs them: `--help` is quick
+    from service.approval import ReviewRule
+    from service.config import Settings
+    from service.db import Database
 
 log = logging.getLogger("followup")
 
@@ -34,6 +37,8 @@ class App:
 
     @cached_property
     def settings(self) -> Settings:
+        from service.config import load_settings
+
         settings = load_settings()
         logging.basicConfig(
             level="DEBUG" if self.debug else settings.log_level,
@@ -49,16 +54,21 @@ class App:
 
     @cached_property
     def db(self) -> Database:
+        from service.db import Database
+
         return Database(self.settings.database_url)
 
     def ready_db(self) -> Database:
         """The database, after checking it is migrated (never creating it)."""
+        from service.db import require_migrated
+
         require_migrated(self.db, self.settings.describe_env_file())
         return self.db
 
     @cached_property
     def rule(self) -> ReviewRule:
         """Whether a follow-up needs approval, under the settings and plan in force."""
+        from service.approval import ReviewRule
         from service.plan import load_plan
 
         return ReviewRule.of(self.settings.review, load_plan(self.settings.plan_path))
@@ -71,7 +81,9 @@ class App:
         return datetime.now(UTC)
 
     def actor(self, role: str = "cli") -> str:
-        return events.actor_name(role)
+        from service.events import actor_name
+
+        return actor_name(role)
 
     def close(self) -> None:
         """Give back database connections when the command ends."""
@@ -83,7 +95,22 @@ pass_app = click.make_pass_decorator(App)
 
 
 def emit(data) -> None:
-    click.echo(formatting.dumps(data))
+    from service.formatting import dumps
+
+    click.echo(dumps(data))
+
+
+def emit_stream(items) -> None:
+    """A JSON array of many objects, written as they come."""
+    from service.formatting import stream_json
+
+    stream_json(items, sys.stdout.write)
+
+
+def limit_option(fn):
+    return click.option(
+        "--limit", type=click.IntRange(min=1, max=10**9), help="At most this many (the first ones)."
+    )(fn)
 
 
 def json_option(fn):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from service import formatting
-from service.cli.app import ID, App, cli, emit, json_option, pass_app
+from service.cli.app import ID, App, cli, emit, emit_stream, json_option, limit_option, pass_app
 
 CONTACT_HELP = (
     'An interviewer: "Name <email>", then optionally "| title | phone", and "| topic=..." (what '
@@ -69,7 +68,7 @@ def interview_group() -> None:
 
 
 def _show(app: App, interview_id: int, as_json: bool, outcome=None) -> None:
-    from service import interviews
+    from service import formatting, interviews
 
     interview, followups = interviews.get_interview(app.db, interview_id)
     if as_json:
@@ -140,7 +139,7 @@ def interview_update(
 
     --contact replaces all contacts (use --add-contact and --remove-contact to change one).
     """
-    from service import interviews, planner
+    from service import formatting, interviews, planner
 
     db = app.ready_db()
     existing, _ = interviews.get_interview(db, interview_id)
@@ -214,16 +213,26 @@ def interview_show(app: App, interview_id: int, as_json: bool) -> None:
 
 
 @interview_group.command("list")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["active", "offer", "rejected", "withdrawn"]),
+    help="Only interviews in this state (repeat for several).",
+)
+@limit_option
 @json_option
 @pass_app
-def interview_list(app: App, as_json: bool) -> None:
+def interview_list(app: App, statuses: tuple[str, ...], limit: int | None, as_json: bool) -> None:
     """List interviews, oldest first."""
-    from service import interviews
+    from service import formatting, listings
 
-    rows = interviews.list_interviews(app.ready_db())
+    rows = listings.interviews(app.ready_db(), statuses=statuses or None, limit=limit)
     if as_json:
-        emit([formatting.interview_json(i, None, app.me) for i in rows])
+        me = app.me
+        emit_stream(formatting.interview_json(i, None, me) for i in rows)
         return
+    rows = list(rows)
     if not rows:
         click.echo("No interviews yet: record one with `followup interview add`.")
         return
@@ -237,7 +246,7 @@ def interview_list(app: App, as_json: bool) -> None:
                     i.company,
                     i.role,
                     formatting.local(i.starts_at, zone),
-                    str(sum(not c.removed for c in i.contacts)),
+                    str(len(i.contacts)),
                     i.status,
                 ]
                 for i in rows

@@ -6,14 +6,17 @@ from datetime import datetime
 
 import click
 
-from service import formatting
 from service.cli.app import ID, App, cli, emit, json_option, pass_app
 from service.errors import FollowupError, UsageError
 
 
 def _queue_json(item, now: datetime, me: str) -> dict:
+    from service import formatting
+
     f = item.followup
-    data = formatting.followup_json(f, me, None)
+    from service.listings import Listed
+
+    data = formatting.followup_json(Listed.of(f), me, None)
     data.update(
         body=f.body_text,
         html=f.body_html,
@@ -31,7 +34,8 @@ def _queue_json(item, now: datetime, me: str) -> dict:
 @pass_app
 def queue_cmd(app: App, as_json: bool) -> None:
     """What waits for your review."""
-    from service import review
+    from service import formatting, review
+    from service.listings import Listed
 
     items = review.pending(app.ready_db())
     now = app.now()
@@ -45,7 +49,7 @@ def queue_cmd(app: App, as_json: bool) -> None:
     rows = []
     for item in items:
         f = item.followup
-        name, address = formatting.recipient(f, app.me)
+        name, address = formatting.recipient(Listed.of(f), app.me)
         waited = formatting.human_delta(now - f.queued_at) if f.queued_at else "-"
         flag = (
             "BLOCKED"

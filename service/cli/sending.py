@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import click
 
-from service import formatting
-from service.cli.app import ID, App, cli, emit, json_option, pass_app
-from service.db import migrate, schema_status
+from service.cli.app import ID, App, cli, emit, emit_stream, json_option, limit_option, pass_app
 from service.errors import FollowupError, UsageError
 
 
@@ -14,6 +12,8 @@ from service.errors import FollowupError, UsageError
 @pass_app
 def migrate_cmd(app: App) -> None:
     """Create or upgrade the database schema."""
+    from service.db import migrate, schema_status
+
     before, head = schema_status(app.db)
     migrate(app.db)
     where = _safe_url(app.settings.database_url)
@@ -31,21 +31,64 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+STATUS_CHOICES = (
+    "planned", "pending_review", "approved", "sending", "sent", "deferred", "failed",
+    "cancelled", "rejected", "uncertain", "expired", "bounced",
+)  # fmt: skip
+
+
 @cli.command("schedule")
 @click.option("--all", "include_all", is_flag=True, help="Also sent, failed, cancelled ...")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(STATUS_CHOICES),
+    help="Only follow-ups in this status (repeat for several).",
+)
+@click.option("--since", help="Only those due at or after this day: YYYY-MM-DD (your zone).")
+@click.option("--interview", "interview_id", type=ID, help="Only this interview's follow-ups.")
+@limit_option
 @json_option
 @pass_app
-def schedule_cmd(app: App, include_all: bool, as_json: bool) -> None:
+def schedule_cmd(
+    app: App,
+    include_all: bool,
+    statuses: tuple[str, ...],
+    since: str | None,
+    interview_id: int | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
     """Upcoming follow-ups, soonest first (notes to you are labelled as such)."""
-    from service import interviews
+    from service import formatting, listings
 
-    rows = interviews.list_followups(app.ready_db(), include_all=include_all)
+    rows = listings.followups(
+        app.ready_db(),
+        statuses=statuses or (None if include_all else listings.UPCOMING),
+        since=_day_start(since, app) if since else None,
+        interview_id=interview_id,
+        limit=limit,
+    )
     if as_json:
-        emit([formatting.followup_json(f, app.me, app.rule) for f in rows])
-    elif not rows:
+        me, rule = app.me, app.rule
+        emit_stream(formatting.followup_json(f, me, rule) for f in rows)
+        return
+    rows = list(rows)
+    if not rows:
         click.echo("Nothing scheduled." + ("" if include_all else " (--all shows past ones)"))
     else:
         click.echo(formatting.followup_rows(rows, app.settings.timezone, app.rule))
+
+
+def _day_start(day: str, app: App):
+    """The start of a day in the user's zone, as a UTC moment."""
+    from datetime import datetime
+
+    from service.validation import local_to_utc, parse_date
+
+    start = datetime.combine(parse_date(day, "--since"), datetime.min.time())
+    return local_to_utc(start, app.settings.timezone)
 
 
 @cli.command("worker")
