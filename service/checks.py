@@ -15,10 +15,8 @@ _GREETING = re.compile(
 _BRACES = re.compile(r"\{\{|\}\}|\{%|%\}")
 
 
-def _control(ch: str) -> bool:
-    """A character no letter should carry: NUL, escapes, and the like (newlines and tabs are
-    fine)."""
-    return ch not in "\n\t" and (ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0)
+#: Characters no letter should carry: NUL, escapes and the like (newlines and tabs are fine).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,7 @@ def check_content(subject: str, text: str, html: str | None) -> list[Finding]:
             )
     if not text.strip():
         findings.append(Finding("the body is empty", True))
-    controls = sorted({repr(c) for c in subject + text + (html or "") if _control(c)})
+    controls = sorted({repr(c) for c in _CONTROL.findall(subject + text + (html or ""))})
     if controls:
         findings.append(
             Finding(f"the text has control characters ({', '.join(controls)}): edit them out", True)

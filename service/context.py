@@ -30,6 +30,7 @@ def locale_for(zone: str, language: str = DEFAULT_LANGUAGE) -> str:
     return language
 
 
+@lru_cache(maxsize=4096)
 def long_date(day: date, locale: str) -> str:
     """A date as the locale writes it in a letter: "Thursday, November 26, 2026" (en_US)."""
     from babel.dates import format_date
@@ -37,12 +38,14 @@ def long_date(day: date, locale: str) -> str:
     return format_date(day, format="full", locale=locale)
 
 
+@lru_cache(maxsize=4096)
 def weekday(day: date, locale: str) -> str:
     from babel.dates import format_date
 
     return format_date(day, format="EEEE", locale=locale)
 
 
+@lru_cache(maxsize=4096)
 def clock_time(moment: datetime, locale: str) -> str:
     """A time of day as the locale writes it: "2:00 PM" (en_US), "14:00" (en_GB)."""
     from babel.dates import format_time

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -25,7 +26,7 @@ def actor_name(role: str) -> str:
 
 
 def record(
-    session: Session,
+    session: Session | Connection,
     now: datetime,
     kind: str,
     *,
@@ -43,18 +44,59 @@ def record(
         text = detail
     else:
         text = json.dumps(detail, default=str, ensure_ascii=False)
-    session.execute(
-        insert(Event).values(
-            at=now,
-            kind=kind,
-            actor=actor,
-            interview_id=interview_id,
-            followup_id=followup_id,
-            from_status=from_status,
-            to_status=to_status,
-            detail=text,
-        )
-    )
+    row = {
+        "at": now,
+        "kind": kind,
+        "actor": actor,
+        "interview_id": interview_id,
+        "followup_id": followup_id,
+        "from_status": from_status,
+        "to_status": to_status,
+        "detail": text,
+    }
+    connection = _connection(session)
+    pending = connection.info.get(_BATCH)
+    if pending is not None:
+        pending.append(row)
+    else:
+        connection.execute(_INSERT_EVENT, row)
+
+
+_BATCH = "followup_event_batch"
+
+
+@contextlib.contextmanager
+def batched(session: Session | Connection) -> Iterator[None]:
+    """Event rows recorded inside go in with one INSERT at the end (the same transaction)."""
+    connection = _connection(session)
+    connection.info[_BATCH] = pending = []
+    try:
+        yield
+    finally:
+        del connection.info[_BATCH]
+    if pending:
+        connection.execute(_INSERT_EVENT, pending)
+
+
+#: Statements are built once and reused: building one costs more than running it.
+_INSERT_EVENT = insert(Event.__table__)
+_UPDATES: dict[tuple, Any] = {}
+
+
+def _update(allowed: tuple[str, ...], keys: tuple[str, ...], expect: tuple[str, ...], where):
+    """The guarded UPDATE for this shape of transition, built once."""
+    shape = (allowed, keys, expect, where)
+    statement = _UPDATES.get(shape)
+    if statement is None:
+        table = FollowUp.__table__
+        guard = table.c.status == allowed[0] if len(allowed) == 1 else table.c.status.in_(allowed)
+        conditions = [table.c.id == bindparam("g_id"), guard]
+        conditions += [table.c[k] == bindparam(f"g_{k}") for k in expect]
+        conditions += list(where)
+        values = {k: bindparam(f"v_{k}") for k in keys}
+        statement = table.update().where(*conditions).values(values)
+        _UPDATES[shape] = statement
+    return statement
 
 
 def add_planned(
@@ -76,7 +118,7 @@ def add_planned(
 
 
 def transition(
-    session: Session,
+    session: Session | Connection,
     followup_id: int,
     allowed: Iterable[str],
     to: str,
@@ -87,12 +129,14 @@ def transition(
     detail: Any = None,
     expect: dict[str, Any] | None = None,
     where: Iterable[Any] = (),
+    interview_id: int | None = None,
     **values: Any,
 ) -> str:
     """Move a follow-up from one of `allowed` to `to`, or raise StateConflict; returns the old state.
 
     The UPDATE carries the guard (`WHERE id = ? AND status IN (...)`, plus any `expect` columns
     and `where` conditions), so two processes racing for the same row cannot both win.
+    `interview_id`, when the caller knows it, saves looking it up for the event row.
     """
     allowed = [str(s) for s in allowed]
     for frm in allowed:
@@ -104,18 +148,13 @@ def transition(
         old = session.execute(
             select(FollowUp.status).where(FollowUp.id == followup_id).with_for_update()
         ).scalar_one_or_none()
-    conditions = [FollowUp.id == followup_id, FollowUp.status.in_(allowed)]
-    for column, value in (expect or {}).items():
-        conditions.append(getattr(FollowUp, column) == value)
-    conditions.extend(where)
-    changed = session.execute(
-        update(FollowUp)
-        .where(*conditions)
-        .values(status=str(to), updated_at=now, **values)
-        .returning(FollowUp.interview_id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    if len(changed) != 1:
+        allowed = [old] if old in allowed else allowed
+    values = {"status": str(to), "updated_at": now, **values}
+    expect = expect or {}
+    statement = _update(tuple(allowed), tuple(values), tuple(expect), tuple(where))
+    params = {"g_id": followup_id} | {f"g_{k}": v for k, v in expect.items()}
+    params |= {f"v_{k}": v for k, v in values.items()}
+    if _connection(session).execute(statement, params).rowcount != 1:
         current = session.execute(
             select(FollowUp.status).where(FollowUp.id == followup_id)
         ).scalar_one_or_none()
@@ -125,13 +164,17 @@ def transition(
             f"follow-up {followup_id} is {current}, so it cannot become {to} "
             f"(only from {', '.join(allowed)})"
         )
-    _sync_loaded(session, followup_id, {"status": str(to), "updated_at": now, **values})
+    loaded = _sync_loaded(session, followup_id, values)
+    if interview_id is None:
+        interview_id = (
+            loaded.interview_id if loaded is not None else _interview_of(session, followup_id)
+        )
     record(
         session,
         now,
         kind or str(to),
         actor=actor,
-        interview_id=changed[0].interview_id,
+        interview_id=interview_id,
         followup_id=followup_id,
         from_status=old,
         to_status=str(to),
@@ -140,12 +183,27 @@ def transition(
     return old
 
 
-def _sync_loaded(session: Session, followup_id: int, values: dict[str, Any]) -> None:
+def _interview_of(session: Session | Connection, followup_id: int) -> int | None:
+    return session.execute(
+        select(FollowUp.interview_id).where(FollowUp.id == followup_id)
+    ).scalar_one_or_none()
+
+
+def _connection(session: Session | Connection) -> Connection:
+    return session.connection() if isinstance(session, Session) else session
+
+
+def _sync_loaded(
+    session: Session | Connection, followup_id: int, values: dict[str, Any]
+) -> FollowUp | None:
     """Keep an already loaded FollowUp in step with the UPDATE that bypassed the ORM."""
+    if not isinstance(session, Session):
+        return None  # a plain connection loads no objects
     obj = session.identity_map.get(identity_key(FollowUp, followup_id))
     if obj is not None:
         for key, value in values.items():
             set_committed_value(obj, key, value)
+    return obj
 
 
 def set_interview_status(

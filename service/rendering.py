@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,13 @@ def default_templates_dir() -> Path:
 class Templates:
     """The template set: the user's overrides first, then the shipped defaults."""
 
-    def __init__(self, override_dir: Path | None = None, limits: Limits | None = None):
+    def __init__(
+        self,
+        override_dir: Path | None = None,
+        limits: Limits | None = None,
+        *,
+        recheck: float = 0.0,
+    ):
         # Jinja is imported when templates are first needed: an idle worker does without it.
         import jinja2
 
@@ -63,8 +70,12 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            auto_reload=False,  # _find notices changed files and clears the compiled ones
         )
-        self._read: dict[tuple[str, int, int], str] = {}
+        #: Look at the files again at most this often (seconds): a worker sees edits that soon.
+        self.recheck = recheck
+        self._read: dict[tuple[str, int, int], tuple[str, str]] = {}
+        self._found: dict[str, tuple[float, tuple | None]] = {}
 
     def names(self) -> list[str]:
         """Every template name available (by its .txt file)."""
@@ -85,27 +96,45 @@ class Templates:
     def _find(self, filename: str) -> tuple[str, str] | None:
         """The source and the path of the file that `filename` resolves to now.
 
-        A stat per call finds edits and new overrides; the text is read again only when the
-        file's modification time or size changed.
+        A stat (at most every `recheck` seconds) finds edits and new overrides; the text is read
+        again only when the file's path, modification time or size changed, and then the
+        compiled templates are dropped too.
         """
-        for folder in self.dirs:
-            path = folder / filename
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            key = (str(path), stat.st_mtime_ns, stat.st_size)
-            text = self._read.get(key)
-            if text is None:
-                text = _read(path)
-                self._read[key] = text
-            return text, str(path)
-        return None
+        now = time.monotonic()
+        seen = self._found.get(filename)
+        if seen is not None and now - seen[0] < self.recheck:
+            found = seen[1]
+        else:
+            found = None
+            for folder in self.dirs:
+                path = folder / filename
+                try:
+                    stat = path.stat()
+                except OSError:
+                    continue
+                found = (str(path), stat.st_mtime_ns, stat.st_size)
+                break
+            if seen is not None and seen[1] != found:
+                self.env.cache.clear()
+            self._found[filename] = (now, found)
+        if found is None:
+            return None
+        known = self._read.get(found)
+        if known is None:
+            text = _read(Path(found[0]))
+            known = self._read[found] = (text, hashlib.sha256(text.encode("utf-8")).hexdigest())
+        return known[0], found[0]
+
+    def _digest(self, filename: str) -> str | None:
+        """A fingerprint of the file's current text (None: no such file)."""
+        self._find(filename)
+        key = self._found[filename][1]
+        return self._read[key][1] if key is not None else None
 
     def source_hash(self, name: str, context: dict) -> str:
         """Changes whenever the template files or the data they are rendered from change."""
         payload = json.dumps(
-            [self.source(f"{name}.txt"), self.source(f"{name}.html"), context],
+            [self._digest(f"{name}.txt"), self._digest(f"{name}.html"), context],
             ensure_ascii=False,
             sort_keys=True,
             default=str,
@@ -147,13 +176,8 @@ class Templates:
         import jinja2
 
         try:
-            template = self.env.get_template(filename)
-            found = self._find(filename)
-            if found and template.filename != found[1]:
-                # An override was added since the shipped template was cached: use the override.
-                self.env.cache.clear()
-                template = self.env.get_template(filename)
-            return template
+            self._find(filename)  # notices a changed or new file, and drops the compiled ones
+            return self.env.get_template(filename)
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(
                 f"template {exc.filename or filename} line {exc.lineno}: {exc.message}"
@@ -225,7 +249,9 @@ def templates_for(settings) -> Templates:
     from service.sandbox import Limits
 
     return Templates(
-        settings.templates_dir, Limits(settings.render_timeout, settings.render_max_kb * 1024)
+        settings.templates_dir,
+        Limits(settings.render_timeout, settings.render_max_kb * 1024),
+        recheck=1.0,
     )
 
 

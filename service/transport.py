@@ -215,7 +215,8 @@ class SmtpTransport:
                 raise smtplib.SMTPSenderRefused(code, resp, message.sender)
             phase = "rcpt"
             for n, rcpt in enumerate(message.recipients):
-                code, resp = conn.rcpt(rcpt)
+                conn.putcmd("rcpt", f"TO:<{rcpt}>")
+                code, resp = conn.getreply()
                 if code not in (250, 251):
                     if n == 0:
                         conn.rset()

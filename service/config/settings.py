@@ -169,7 +169,7 @@ def load_settings(
         retry_lifetime=duration(env, "FOLLOWUP_RETRY_LIFETIME", "3d"),
         send_lease=send_lease(env, smtp),
         tick=duration(env, "FOLLOWUP_TICK", "30s", longest=timedelta(days=1)),
-        batch_size=whole(env, "FOLLOWUP_BATCH_SIZE", 20, minimum=1, maximum=1000),
+        batch_size=whole(env, "FOLLOWUP_BATCH_SIZE", 100, minimum=1, maximum=1000),
         log_level=log_level,
         render_timeout=duration(
             env, "FOLLOWUP_RENDER_TIMEOUT", "1s", longest=timedelta(minutes=1)

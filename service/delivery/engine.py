@@ -105,6 +105,7 @@ class Delivery:
                 if error or stopping or summary.handled + summary.released == before:
                     break
         finally:
+            stream.close()
             claims.release(self.db, claimed, self.actor)
             self.transport.close()
         self._after(error, clock())

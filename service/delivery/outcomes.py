@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from service import events
@@ -139,28 +139,36 @@ class Recorder:
             )
         ]
 
-    def record(self, session: Session, outcome: Outcome, notes: list[FollowUp]) -> None:
+    def record(
+        self, session: Session | Connection, outcome: Outcome, notes: list[FollowUp]
+    ) -> None:
         """Commit one attempt's outcome (with its notes) in the caller's transaction."""
         status, values, detail = self.verdict(outcome)
         item = outcome.item
-        try:
-            # `uncertain` is accepted as a starting state: another worker may have flagged this
-            # attempt when its lease ran out, and the server's real answer beats a guess.
-            events.transition(
-                session,
-                item.id,
-                [Status.SENDING]
-                if status == Status.UNCERTAIN
-                else [Status.SENDING, Status.UNCERTAIN],
-                status,
-                outcome.at,
-                actor=self.actor,
-                detail=detail,
-                expect={"attempts": item.attempts + 1},
-                **values,
-            )
-        except StateConflict as exc:
-            log.error("outcome %s of follow-up %s came too late: %s", status, item.id, exc)
+        moved = False
+        # `uncertain` is accepted as a starting state: another worker may have flagged this
+        # attempt when its lease ran out, and the server's real answer beats a guess.
+        starts = [Status.SENDING] + ([Status.UNCERTAIN] if status != Status.UNCERTAIN else [])
+        for start in starts:
+            try:
+                events.transition(
+                    session,
+                    item.id,
+                    [start],
+                    status,
+                    outcome.at,
+                    actor=self.actor,
+                    detail=detail,
+                    expect={"attempts": item.attempts + 1},
+                    interview_id=item.row.interview_id,
+                    **values,
+                )
+                moved = True
+                break
+            except StateConflict as exc:
+                conflict = exc
+        if not moved:
+            log.error("outcome %s of follow-up %s came too late: %s", status, item.id, conflict)
             events.record(
                 session,
                 outcome.at,
@@ -186,7 +194,16 @@ class Recorder:
             self.summary.failed += 1
             log.error("follow-up %s (%s) failed: %s", item.id, item.row.step, detail)
 
-    def add_notes(self, session: Session, notes: list[FollowUp], now: datetime) -> None:
+    def add_notes(
+        self, session: Session | Connection, notes: list[FollowUp], now: datetime
+    ) -> None:
+        if not notes:
+            return
+        if not isinstance(session, Session):  # the stream's connection: an ORM session on it
+            with Session(bind=session) as orm:
+                self.add_notes(orm, notes, now)
+                orm.flush()
+            return
         for note in notes:
             exists = session.scalar(
                 select(FollowUp.id).where(
@@ -198,7 +215,7 @@ class Recorder:
             if exists is None:
                 events.add_planned(session, note, now, actor=self.actor, detail="a note to you")
 
-    def release(self, session: Session, item: Ready, now: datetime) -> None:
+    def release(self, session: Session | Connection, item: Ready, now: datetime) -> None:
         """A follow-up marked `sending` whose data never went out: back as it was, due again."""
         events.transition(
             session,

@@ -27,6 +27,8 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
+from sqlalchemy import Connection, exists
+
 from service import events
 from service.db import Database
 from service.delivery.outcomes import Outcome, Recorder
@@ -36,6 +38,11 @@ from service.models import FollowUp, Interview, InterviewStatus, Status
 from service.transport import DeliveryError, SendResult
 
 log = logging.getLogger(__name__)
+
+#: The guard that a follow-up's interview (if it has one) is still active: closing wins.
+ACTIVE = FollowUp.interview_id.is_(None) | exists().where(
+    Interview.id == FollowUp.interview_id, Interview.status == InterviewStatus.ACTIVE
+)
 
 
 class Stream:
@@ -55,6 +62,18 @@ class Stream:
         self.db, self.transport, self.recorder = db, transport, recorder
         self.actor, self.name, self.clock, self.stop = actor, name, clock, stop
         self.seq = 0
+        #: One connection for the stream's commits (a transaction each): cheaper than sessions.
+        self._conn: Connection | None = None
+
+    def _transaction(self):
+        if self._conn is None:
+            self._conn = self.db.engine.connect()
+        return _Committing(self._conn)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def run(self, items: Iterator[Ready]) -> DeliveryError | None:
         """Send every item, in order, until they run out or a stop is asked for; returns the
@@ -132,26 +151,21 @@ class Stream:
         notes = self.recorder.notes_for(previous) if previous is not None else []
         for item in items:
             now = self.clock()
-            with self.db.transaction() as session:
+            with self._transaction() as conn, events.batched(conn):
                 if previous is not None:
-                    self.recorder.record(session, previous, notes)
+                    self.recorder.record(conn, previous, notes)
                     previous, notes = None, []
-                if self._mark(session, item, now):
+                if self._mark(conn, item, now):
                     return item
         if previous is not None:
-            with self.db.transaction() as session:
-                self.recorder.record(session, previous, notes)
+            with self._transaction() as conn:
+                self.recorder.record(conn, previous, notes)
         return None
 
     def _mark(self, session, item: Ready, now: datetime) -> bool:
         """The guarded move to `sending`; False if the follow-up moved on since it was claimed
         (cancelled, closed, rejected), or its interview is no longer active."""
         self.seq += 1
-        active = FollowUp.interview_id.is_(None) | FollowUp.interview_id.in_(
-            Interview.__table__.select()
-            .with_only_columns(Interview.id)
-            .where(Interview.status == InterviewStatus.ACTIVE)
-        )
         try:
             events.transition(
                 session,
@@ -162,7 +176,8 @@ class Stream:
                 actor=self.actor,
                 detail={"attempt": item.attempts + 1, "message_id": item.values["message_id"]},
                 expect={"attempts": item.attempts, "claimed_by": self.actor},
-                where=[active],
+                where=(ACTIVE,),
+                interview_id=item.row.interview_id,
                 attempts=item.attempts + 1,
                 send_from=item.status,
                 stream=self.name,
@@ -178,5 +193,22 @@ class Stream:
 
     def _release(self, item: Ready) -> None:
         """`item` was marked but its data never went out: due again as it was."""
-        with self.db.transaction() as session:
-            self.recorder.release(session, item, self.clock())
+        with self._transaction() as conn:
+            self.recorder.release(conn, item, self.clock())
+
+
+class _Committing:
+    """`with` a transaction on the stream's connection: committed on success, else rolled back."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def __enter__(self) -> Connection:
+        self.transaction = self.conn.begin()
+        return self.conn
+
+    def __exit__(self, kind, *_exc) -> None:
+        if kind is None:
+            self.transaction.commit()
+        else:
+            self.transaction.rollback()
