@@ -194,7 +194,7 @@ def seed_history(url: str, n: int, now: datetime, chunk: int = 10_000) -> dict[s
 
 def commands_to_run(env: dict[str, str], now: datetime) -> dict[str, list[str]]:
     """The four listings, plus each --limit/--status/--since variant that --help offers."""
-    found = dict(COMMANDS)
+    found, missing = dict(COMMANDS), []
     for name, args in COMMANDS.items():
         base = [a for a in args if a != "--json"]
         helptext = subprocess.run(
@@ -204,6 +204,10 @@ def commands_to_run(env: dict[str, str], now: datetime) -> dict[str, list[str]]:
             if option in helptext:
                 value = (now - timedelta(days=30)).strftime("%Y-%m-%d") if value == SINCE else value
                 found[f"{name} {option} {value}"] = args + [option, value]
+            else:
+                missing.append(f"{' '.join(base)} {option}")
+    if missing:
+        print(f"  not offered by --help (not measured): {', '.join(missing)}", flush=True)
     return found
 
 

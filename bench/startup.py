@@ -5,7 +5,8 @@ project's `followup` script, timed from start to exit; the median is compared wi
 issue 9 (`followup --help` <= 120 ms, a simple command <= 250 ms on SQLite). The simple command is
 `followup schedule` on an empty, migrated SQLite database. Then each runs once more under
 `python -X importtime` and the --top modules by cumulative import time are printed (nested
-imports are inside their parent's figure, so the list overlaps).
+imports are inside their parent's figure, so the list overlaps), with the self time summed by
+top-level package.
 """
 
 from __future__ import annotations
@@ -38,8 +39,17 @@ def importtime(cmd: list[str], env: dict[str, str], cwd: Path, top: int) -> list
         total += int(self_us)
         rows.append((int(cumulative), int(self_us), name))
     rows.sort(reverse=True)
+    packages: dict[str, int] = {}
+    for _, self_us, name in rows:
+        package = name.split(".")[0]
+        packages[package] = packages.get(package, 0) + self_us
+    biggest = sorted(packages.items(), key=lambda kv: -kv[1])[:8]
+    by_package = ", ".join(f"{name} {us / 1000:.0f}" for name, us in biggest)
     lines = [f"    {c / 1000:7.1f} ms cumulative  {s / 1000:6.1f} ms self  {n}" for c, s, n in rows]
-    return [f"  all imports: {total / 1000:.1f} ms ({len(rows)} modules)"] + lines[:top]
+    return [
+        f"  all imports: {total / 1000:.1f} ms ({len(rows)} modules); by package (ms of self "
+        f"time): {by_package}"
+    ] + lines[:top]
 
 
 def main(argv: list[str] | None = None) -> int:
