@@ -192,8 +192,9 @@ def seed_history(url: str, n: int, now: datetime, chunk: int = 10_000) -> dict[s
     }
 
 
-def commands_to_run(env: dict[str, str], now: datetime) -> dict[str, list[str]]:
-    """The four listings, plus each --limit/--status/--since variant that --help offers."""
+def commands_to_run(env: dict[str, str], now: datetime) -> tuple[dict[str, list[str]], list[str]]:
+    """The four listings, plus each --limit/--status/--since variant that --help offers; and
+    the variants it does not offer."""
     found, missing = dict(COMMANDS), []
     for name, args in COMMANDS.items():
         base = [a for a in args if a != "--json"]
@@ -206,9 +207,7 @@ def commands_to_run(env: dict[str, str], now: datetime) -> dict[str, list[str]]:
                 found[f"{name} {option} {value}"] = args + [option, value]
             else:
                 missing.append(f"{' '.join(base)} {option}")
-    if missing:
-        print(f"  not offered by --help (not measured): {', '.join(missing)}", flush=True)
-    return found
+    return found, missing
 
 
 def count_rows(path: Path) -> int:
@@ -244,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     print(f"listing benchmark: sizes {sizes}, {machine()}; load average {loadavg()}", flush=True)
     results: dict[tuple[str, str, int], dict] = {}
+    not_offered: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="followup-listing-") as tmp:
         folder = Path(tmp)
         for backend in backends:
@@ -258,7 +258,9 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
                     env = worker_env(url)
-                    for name, cmd in commands_to_run(env, now).items():
+                    found, missing = commands_to_run(env, now)
+                    not_offered.update(missing)
+                    for name, cmd in found.items():
                         r = measure(name, cmd, env, folder, args.runs)
                         results[(name, backend, n)] = r
                         want = expected.get(name)
@@ -296,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"\nload average at the end: {loadavg()}")
     print(table(rows))
+    if not_offered:
+        print(f"filters not offered by --help, so not measured: {', '.join(sorted(not_offered))}")
     if len(sizes) > 1:
         low = min(sizes)
         print(f"\nmemory as rows grow ({low} -> {top} follow-ups): peak RSS, and its growth")

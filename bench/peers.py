@@ -350,7 +350,10 @@ def main(argv: list[str] | None = None) -> int:
                         )
                         for c in order:
                             results[c.name].append(run_once(c, args.n, sink, folder))
-                        print(f"delay {delay:g} ms: round {k + 1} of {args.runs} done", flush=True)
+                        print(
+                            f"delay {delay:g} ms: round {k + 1} of {args.runs} done; load {loadavg()}",
+                            flush=True,
+                        )
                 finally:
                     sink.stop()
                 report(delay, args.n, results)
