@@ -221,7 +221,7 @@ def count_rows(path: Path) -> int:
 
 
 def measure(name: str, args: list[str], env, folder: Path, runs: int) -> dict:
-    walls, rss, out = [], [], folder / "out.json"
+    walls, cpus, rss, out = [], [], [], folder / "out.json"
     for _ in range(runs):
         with out.open("wb") as stdout, (folder / "stderr.log").open("wb") as stderr:
             m = run_measured(followup_command() + args, env, folder, stdout, stderr, rss=True)
@@ -229,8 +229,14 @@ def measure(name: str, args: list[str], env, folder: Path, runs: int) -> dict:
             said = (folder / "stderr.log").read_text(errors="replace").strip().splitlines()
             return {"error": f"exit {m.returncode}: {said[-1] if said else ''}"}
         walls.append(m.wall)
+        cpus.append(m.cpu)
         rss.append(m.max_rss_mb)
-    return {"walls": walls, "rss": max(rss), "rows": count_rows(out), "bytes": out.stat().st_size}
+    return {
+        "walls": walls,
+        "cpu": statistics.median(cpus),
+        "rss": max(rss),
+        "rows": count_rows(out),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,10 +281,12 @@ def main(argv: list[str] | None = None) -> int:
                             )
                             return 1
     top = max(sizes)
-    rows = [["command", "backend", "follow-ups", "rows out", "wall s", "peak RSS MB", "goal"]]
+    rows = [
+        ["command", "backend", "follow-ups", "rows out", "wall s", "CPU s", "peak RSS MB", "goal"]
+    ]
     for (name, backend, n), r in results.items():
         if "error" in r:
-            rows.append([name, backend, str(n), "-", "-", "-", r["error"][:60]])
+            rows.append([name, backend, str(n), "-", "-", "-", "-", r["error"][:60]])
             continue
         wall = statistics.median(r["walls"])
         goal = ""
@@ -292,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
                 str(n),
                 str(r["rows"]),
                 f"{wall:.2f} ({min(r['walls']):.2f}-{max(r['walls']):.2f})",
+                f"{r['cpu']:.2f}",
                 f"{r['rss']:.0f}",
                 goal,
             ]
@@ -313,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
     print(
         f"\nwall: median (min-max) of {args.runs} runs, each a subprocess from start to exit, "
-        f"stdout to a file; peak RSS: the largest of the runs (GNU time %M); goals at {top}: "
+        f"stdout to a file; CPU: its median (user + system); peak RSS: the largest of the runs (GNU time %M); goals at {top}: "
         f"<= {GOAL_S:g} s and <= {GOAL_MB:g} MB; 'flat' = at most 10 MB more"
     )
     return 0

@@ -217,7 +217,7 @@ class PostOffice(Contender):
             dsn = _common.PG_ADMIN.rsplit("/", 1)[0] + f"/{self.db}"
             with psycopg.connect(dsn, autocommit=True) as conn:
                 counts = dict(conn.execute(query).fetchall())
-        if counts != {0: n}:  # post_office's STATUS.sent is 0
+        if counts != ({0: n} if n else {}):  # post_office's STATUS.sent is 0
             raise CorrectnessError(f"{self.name}: post_office_email statuses {counts}")
 
     def drop_template(self) -> None:
@@ -265,25 +265,28 @@ def run_once(c: Contender, n: int, sink: SinkProcess, logs: Path) -> dict:
         c.check(n, mids)
     finally:
         c.cleanup()
-    size = statistics.mean(r["size"] for r in got)
+    size = statistics.mean(r["size"] for r in got) if got else 0
     return {"wall": m.wall, "cpu": m.cpu, "sink": sink_cpu, "size": size}
 
 
-def report(delay: float, n: int, results: dict[str, list[dict]]) -> None:
-    def med(name: str, key: str) -> float:
-        return statistics.median(r[key] for r in results[name])
+def report(delay: float, n: int, results: dict[str, list[dict]], idle: dict[str, list]) -> None:
+    def med(name: str, key: str, n: int = n) -> float:
+        return statistics.median(n / r["wall"] if key == "rate" else r[key] for r in results[name])
 
-    raw = n / med("raw smtplib", "wall") if "raw smtplib" in results else None
-    rows = [["contender", "msgs/s", "of raw", "CPU ms/msg", "sink CPU ms/msg", "bytes/msg"]]
+    raw = med("raw smtplib", "rate") if "raw smtplib" in results else None
+    rows = [["contender", "msgs/s", "of raw", "CPU ms/msg", "start-up CPU ms", "after ms/msg"]]
+    rows[0] += ["sink CPU ms/msg", "bytes/msg"]
     for name, runs in results.items():
         rates = [n / r["wall"] for r in runs]
-        rate = statistics.median(rates)
+        fixed = statistics.median(r["cpu"] for r in idle[name])
         rows.append(
             [
                 name,
-                f"{rate:.0f} ({min(rates):.0f}-{max(rates):.0f})",
-                f"{rate / raw:.2f}" if raw else "-",
+                f"{med(name, 'rate'):.0f} ({min(rates):.0f}-{max(rates):.0f})",
+                f"{med(name, 'rate') / raw:.2f}" if raw else "-",
                 f"{1000 * med(name, 'cpu') / n:.3f}",
+                f"{1000 * fixed:.0f}",
+                f"{1000 * (med(name, 'cpu') - fixed) / n:.3f}",
                 f"{1000 * med(name, 'sink') / n:.3f}",
                 f"{statistics.mean(r['size'] for r in runs):.0f}",
             ]
@@ -293,7 +296,7 @@ def report(delay: float, n: int, results: dict[str, list[dict]]) -> None:
     for backend in ("sqlite", "postgres"):
         ours, theirs = f"followup worker --once ({backend})", f"post_office ({backend})"
         if ours in results and theirs in results:
-            speed = med(theirs, "wall") / med(ours, "wall")
+            speed = med(ours, "rate") / med(theirs, "rate")
             cpu = med(ours, "cpu") / med(theirs, "cpu")
             verdict = "ahead" if speed > 1 and cpu < 1 else "behind"
             print(
@@ -344,6 +347,10 @@ def main(argv: list[str] | None = None) -> int:
                 results: dict[str, list[dict]] = {c.name: [] for c in contenders}
                 try:
                     run_once(Raw("warm-up", folder), min(args.n, 200), sink, folder)
+                    # Each with nothing to send: its start-up and shut-down alone.
+                    idle = {
+                        c.name: [run_once(c, 0, sink, folder) for _ in range(3)] for c in contenders
+                    }
                     for k in range(args.runs):
                         order = (
                             contenders[k % len(contenders) :] + contenders[: k % len(contenders)]
@@ -356,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                         )
                 finally:
                     sink.stop()
-                report(delay, args.n, results)
+                report(delay, args.n, results, idle)
         except CorrectnessError as exc:
             print(f"FAILED: {exc}", file=sys.stderr)
             return 1
@@ -365,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
                 if isinstance(c, PostOffice):
                     c.drop_template()
     print(
+        "\nstart-up CPU: median of 3 runs with nothing to send; after = (CPU - start-up) / N"
         f"\nmedian (min-max) of {args.runs} interleaved runs of {args.n} messages, each a "
         "subprocess timed from start to exit; CPU = the contender's process CPU with its "
         "children (wait4), and the sink's (the Postgres server's is not counted); every run "

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                 "followup schedule (empty SQLite)": followup_command() + ["schedule"],
             }
             for name, cmd in commands.items():
-                walls, rss = [], []
+                walls, cpus, rss = [], [], []
                 for k in range(args.runs + 1):
                     with (folder / "out").open("wb") as out, (folder / "err").open("wb") as err:
                         m = run_measured(cmd, env, folder, out, err, rss=True)
@@ -79,12 +79,14 @@ def main(argv: list[str] | None = None) -> int:
                         return 1
                     if k:  # the first run warms the page cache
                         walls.append(m.wall)
+                        cpus.append(m.cpu)
                         rss.append(m.max_rss_mb)
-                results[name] = (walls, rss)
+                results[name] = (walls, cpus, rss)
                 imports[name] = importtime(cmd, env, folder, args.top)
-    rows = [["command", "median ms", "min-max ms", "over baseline ms", "peak RSS MB", "goal"]]
+    rows = [["command", "median ms", "min-max ms", "over baseline ms", "CPU ms", "peak RSS MB"]]
+    rows[0].append("goal")
     base = statistics.median(results["python -c pass (baseline)"][0])
-    for name, (walls, rss) in results.items():
+    for name, (walls, cpus, rss) in results.items():
         wall = statistics.median(walls)
         goal = GOALS_MS.get(name)
         rows.append(
@@ -93,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{1000 * wall:.0f}",
                 f"{1000 * min(walls):.0f}-{1000 * max(walls):.0f}",
                 f"{1000 * (wall - base):.0f}",
+                f"{1000 * statistics.median(cpus):.0f}",
                 f"{statistics.median(rss):.0f}",
                 ""
                 if goal is None
