@@ -166,9 +166,9 @@ class Followup(Contender):
 
 
 class PostOffice(Contender):
-    def __init__(self, name, folder, backend, python: Path):
+    def __init__(self, name, folder, backend, python: Path, threads: int = 0):
         super().__init__(name, folder)
-        self.backend, self.python = backend, python
+        self.backend, self.python, self.threads = backend, python, threads
         self.base_env = {  # the site is bench/peersite
             "PATH": "/usr/bin:/bin",
             "PYTHONPATH": str(BENCH),
@@ -186,7 +186,8 @@ class PostOffice(Contender):
 
     def _env(self, db: str, port: int = 25) -> dict[str, str]:
         target = db if self.backend == "sqlite" else ":".join((*pg_server(), db))
-        return {**self.base_env, "PEERS_DB": target, "PEERS_SMTP_PORT": str(port)}
+        env = {**self.base_env, "PEERS_DB": target, "PEERS_SMTP_PORT": str(port)}
+        return env | ({"PEERS_PO_THREADS": str(self.threads)} if self.threads else {})
 
     def _django(self, db: str, *args: str) -> None:
         cmd = [str(self.python), "-m", "django", *args]
@@ -318,6 +319,12 @@ def main(argv: list[str] | None = None) -> int:
         "--only", default="", help="comma-separated words: run only contenders whose name has one"
     )
     parser.add_argument(
+        "--po-threads",
+        type=int,
+        default=0,
+        help="an experiment: post_office's THREADS_PER_PROCESS (default: its own default, 5)",
+    )
+    parser.add_argument(
         "--peers-venv", type=Path, default=BENCH / ".peers-venv", help="venv for the peers"
     )
     args = parser.parse_args(argv)
@@ -325,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--n must be between 1 and 20000, --runs between 1 and 20")
     delays = [float(d) for d in args.delay_ms.split(",") if d.strip()]
     print(f"peers benchmark: N={args.n}, {args.runs} runs, {machine()}; load avg {loadavg()}")
+    threads = args.po_threads or "5 (its default)"
+    print(f"post_office: 1 process, THREADS_PER_PROCESS {threads}")
     try:
         python = ensure_peers_venv(args.peers_venv)
     except (subprocess.CalledProcessError, OSError) as exc:
@@ -337,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
             contenders.append(Followup(f"followup worker --once ({backend})", folder, backend))
         if python is not None:
             for backend in ("sqlite", "postgres"):
-                contenders.append(PostOffice(f"post_office ({backend})", folder, backend, python))
+                name = f"post_office ({backend})"
+                contenders.append(PostOffice(name, folder, backend, python, args.po_threads))
             contenders.append(MailMerge("mailmerge", folder, python))
         words = [w.strip() for w in args.only.split(",") if w.strip()]
         contenders = [c for c in contenders if not words or any(w in c.name for w in words)]

@@ -2,6 +2,7 @@
 
 PEERS_DB: an absolute SQLite path, or "user:host:port:dbname" for Postgres.
 PEERS_SMTP_PORT: the benchmark's SMTP sink on 127.0.0.1 (plain SMTP, no login).
+PEERS_PO_THREADS: optional, post_office's THREADS_PER_PROCESS.
 Everything else is Django's and django-post_office's defaults.
 """
 
@@ -32,3 +33,5 @@ EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 EMAIL_HOST = "127.0.0.1"
 EMAIL_PORT = int(os.environ.get("PEERS_SMTP_PORT", "25"))
 POST_OFFICE = {"BACKENDS": {"default": EMAIL_BACKEND}}
+if os.environ.get("PEERS_PO_THREADS"):  # an experiment; by default post_office's own default (5)
+    POST_OFFICE["THREADS_PER_PROCESS"] = int(os.environ["PEERS_PO_THREADS"])
