@@ -9,9 +9,11 @@ import platform
 import select
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -79,12 +81,13 @@ def table(rows: list[list[str]]) -> str:
 class SinkProcess:
     """bench/smtpsink.py as a subprocess; what it received is read back from its JSON lines."""
 
-    def __init__(self, folder: Path, max_seconds: float = 600):
+    def __init__(self, folder: Path, max_seconds: float = 600, delay_ms: float = 0.0):
         self.path = folder / f"sink-{uuid.uuid4().hex[:8]}.jsonl"
         self.path.touch()
+        self.delay_ms = delay_ms
         self.proc = subprocess.Popen(
             [sys.executable, str(BENCH / "smtpsink.py"), "--out", str(self.path)]
-            + ["--max-seconds", str(max_seconds)],
+            + ["--max-seconds", str(max_seconds), "--delay-ms", str(delay_ms)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -285,3 +288,67 @@ def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+# --- measured subprocesses --------------------------------------------------------------------
+
+
+@dataclass
+class Measured:
+    """What one finished subprocess cost: wall time, CPU (its own plus that of every child it
+    waited for), peak RSS (see run_measured), exit code."""
+
+    wall: float
+    cpu: float
+    max_rss_mb: float
+    returncode: int
+
+
+def run_measured(
+    cmd: Sequence[str],
+    env: dict[str, str],
+    cwd: Path,
+    stdout,
+    stderr,
+    timeout: float = 600,
+    rss: bool = False,
+) -> Measured:
+    """Run cmd to its end; wall time from the fork to its exit, CPU from wait4().
+
+    Peak RSS: wait4's ru_maxrss counts the memory of the process it was forked from (Linux keeps
+    the forked copy's high-water mark across exec), so a child of a big benchmark process looks
+    big. With rss=True the command runs under GNU `/usr/bin/time -f %M`, whose own child is
+    forked from a small process, and that figure is reported instead."""
+    report = None
+    if rss:
+        report = Path(cwd) / f".maxrss-{uuid.uuid4().hex[:8]}"
+        cmd = ["/usr/bin/time", "-f", "%M", "-o", str(report), *cmd]
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        list(cmd), env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr
+    )
+    watchdog = threading.Timer(timeout, proc.kill)  # a hung command must not hang the benchmark
+    watchdog.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        watchdog.cancel()
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait for it again
+    max_rss_kb = usage.ru_maxrss  # KiB on Linux
+    if report is not None:
+        lines = report.read_text().split()
+        report.unlink()
+        max_rss_kb = int(lines[-1]) if lines and lines[-1].isdigit() else -1024
+    return Measured(
+        wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        max_rss_mb=max_rss_kb / 1024,
+        returncode=proc.returncode,
+    )
+
+
+def followup_command() -> list[str]:
+    """The `followup` console script next to this Python (the project's .venv)."""
+    script = Path(sys.executable).parent / "followup"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "service"]

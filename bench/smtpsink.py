@@ -2,12 +2,14 @@
 
 Run by the benchmarks as a subprocess (so it does not share the measured process's GIL):
 
-    python bench/smtpsink.py --out FILE [--max-seconds 600]
+    python bench/smtpsink.py --out FILE [--max-seconds 600] [--delay-ms 0]
 
 It binds 127.0.0.1 on a free port, prints `PORT <n>` on stdout once it accepts connections, and
 appends `{"t": <arrival epoch seconds>, "mid": "<Message-ID>", "from": ..., "rcpt": [...]}` to
 FILE for every message it accepts, flushed before it replies 250 (so a client that has the reply
-can read the line). It stops on SIGTERM/SIGINT, when its stdin closes (the benchmark died), or
+can read the line). With --delay-ms it waits that long (asyncio.sleep, so other connections go on
+meanwhile) before the 250 reply to DATA, as a real server committing each message to disk does;
+the line is written after the wait. It stops on SIGTERM/SIGINT, when its stdin closes (the benchmark died), or
 after --max-seconds, whichever comes first.
 """
 
@@ -29,8 +31,9 @@ MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[^>\r\n]*>)", re.IGNORECASE | re.
 class Sink:
     """Accepts everything; records arrival time and Message-ID of each message."""
 
-    def __init__(self, out):
+    def __init__(self, out, delay: float = 0.0):
         self.out = out
+        self.delay = delay
         self.count = 0
 
     async def handle_DATA(self, server, session, envelope):
@@ -45,13 +48,15 @@ class Sink:
             "rcpt": list(envelope.rcpt_tos),
             "size": len(data),
         }
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.out.write(json.dumps(record) + "\n")
         self.out.flush()
         self.count += 1
         return f"250 2.0.0 Ok: queued as S{self.count}"
 
 
-async def serve(out_path: str, max_seconds: float) -> int:
+async def serve(out_path: str, max_seconds: float, delay_ms: float = 0.0) -> int:
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -59,7 +64,7 @@ async def serve(out_path: str, max_seconds: float) -> int:
     # Our parent holds our stdin: EOF means it is gone, so we go too.
     loop.add_reader(sys.stdin.fileno(), lambda: sys.stdin.buffer.read1(4096) or done.set())
     with open(out_path, "a", encoding="utf-8") as out:
-        handler = Sink(out)
+        handler = Sink(out, delay_ms / 1000)
         server = await loop.create_server(
             lambda: SMTP(handler, hostname="bench.sink", ident="bench-sink", timeout=60),
             host="127.0.0.1",
@@ -80,8 +85,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="file to append one JSON line a message to")
     parser.add_argument("--max-seconds", type=float, default=600, help="stop after this long")
+    parser.add_argument(
+        "--delay-ms",
+        type=float,
+        default=0.0,
+        help="wait this long before the 250 reply to DATA (default 0: answer at once)",
+    )
     args = parser.parse_args()
-    return asyncio.run(serve(args.out, args.max_seconds))
+    return asyncio.run(serve(args.out, args.max_seconds, args.delay_ms))
 
 
 if __name__ == "__main__":
