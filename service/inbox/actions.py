@@ -93,7 +93,7 @@ def act(
     outcome = Outcome(found.kind, match.interview_id, match.followup_id)
     if found.kind == REPLY:
         outcome.actions += stop_interview(
-            session, match.interview_id, message.describe(), found, ctx
+            session, match.interview_id, message.describe(), found, ctx, notice_key=message.key
         )
     elif found.kind == BOUNCE and found.bounce is not None:
         outcome.actions += _bounced(session, found, match, ctx)

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
-from email.header import decode_header, make_header
+from email.header import Header, decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
@@ -33,11 +33,31 @@ def decode(value: str | None) -> str:
     """A header value as text: RFC 2047 encoded words decoded, folding undone."""
     if not value:
         return ""
+    if isinstance(value, Header):  # the parser's wrapper for raw 8-bit header bytes
+        value = "".join(_text(part, charset) for part, charset in decode_header(value))
     value = str(value)
+    if not value.isascii():
+        # Raw 8-bit header bytes (RFC 6532, or a careless mailer): read them as UTF-8.
+        raw = value.encode("utf-8", "surrogateescape")
+        try:
+            value = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            value = raw.decode("latin-1")
     if "=?" in value:
         with contextlib.suppress(ValueError, LookupError, UnicodeError):
             value = str(make_header(decode_header(value)))
     return " ".join(value.split())
+
+
+def _text(part: bytes | str, charset: str | None) -> str:
+    if isinstance(part, str):
+        return part
+    for name in (charset if charset and charset != "unknown-8bit" else "utf-8", "latin-1"):
+        try:
+            return part.decode(name)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return part.decode("latin-1")
 
 
 def message_ids(value: str | None) -> list[str]:

@@ -55,17 +55,23 @@ def parse(message: Incoming) -> Bounce | None:
     seen: dict[str, FailedRecipient] = {}
     for address in ADDRESS.findall(users.split("\n\n\n")[0] if not admin else users):
         seen.setdefault(address.lower(), FailedRecipient(address.lower(), "failed"))
-    # The administrators' section names each address, then the server's code under it.
+    # The administrators' section (or, from Exchange 2003, the lines under each address) gives
+    # the server's words.
     current = None
     for line in (admin or users).splitlines():
         found = ADDRESS.search(line)
-        code = _CODE.search(line)
-        if code and current is not None:
-            current.diagnostic = clean(code.group(0).strip("# "))
-            current.status = status_in(current.diagnostic)
-            current.action = action_of(current.status, current.diagnostic)
         if found and found.group(0).lower() in seen:
             current = seen[found.group(0).lower()]
+            continue
+        if current is None or not line.strip():
+            continue
+        code = _CODE.search(line)
+        if code:
+            current.diagnostic = clean(code.group(0).strip("# "))
+        elif not admin and not current.status:
+            current.diagnostic = clean(f"{current.diagnostic} {line}")
+        current.status = status_in(current.diagnostic) or current.status
+        current.action = action_of(current.status, current.diagnostic)
     bounce.recipients = list(seen.values())
     bounce.original_message_id = returned_message_id(message)
     return bounce
