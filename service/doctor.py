@@ -126,6 +126,14 @@ def run_checks(settings: Settings, db: Database) -> Iterator[Check]:
         else:
             yield Check(f"template {name}", True, "renders")
 
+    yield from _smtp_checks(settings)
+    # The mailbox (issue 10): replies, auto-replies and bounces read over IMAP.
+    from service.inbox.doctor import imap_checks
+
+    yield from imap_checks(settings, db)
+
+
+def _smtp_checks(settings: Settings) -> Iterator[Check]:
     if settings.smtp is None:
         yield Check("smtp", True, f"not configured: mail is written to {settings.outbox_dir}", "")
         return

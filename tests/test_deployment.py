@@ -140,7 +140,9 @@ def env_example_lines() -> list[str]:
 
 
 def variables_config_reads() -> set[str]:
-    return set(VARIABLE.findall(CONFIG_SOURCE.read_text()))
+    # service/inbox/settings.py reads the FOLLOWUP_IMAP_* ones until config.py takes them over.
+    sources = (CONFIG_SOURCE, CONFIG_SOURCE.parent / "inbox" / "settings.py")
+    return {name for source in sources for name in VARIABLE.findall(source.read_text())}
 
 
 # --- docker-compose.yml ---------------------------------------------------------------------

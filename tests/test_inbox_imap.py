@@ -128,9 +128,7 @@ def test_a_reply_in_the_thread_stops_every_remaining_follow_up_and_never_marks_m
     assert b"\\Seen" not in flags
 
 
-def test_a_reply_from_a_contact_s_address_matches_without_thread_headers(
-    dovecot, imap, sent, run
-):
+def test_a_reply_from_a_contact_s_address_matches_without_thread_headers(dovecot, imap, sent, run):
     interview, _ = sent
     deliver(dovecot, imap, "reply_address_de_rejection.eml")
 
@@ -394,9 +392,10 @@ def test_classify_files_offline_against_the_database(imap, sent, run):
     assert (free["kind"], free["interview_id"], free["hiring"]) == ("unrelated", None, None)
     assert (auto["kind"], auto["return_date"]) == ("auto_reply", "2026-09-14")
     # Offline: nothing changed.
-    assert by_step(schedule(run), interview["id"])["status_check:jane@acme.example"][
-        "status"
-    ] == "planned"
+    assert (
+        by_step(schedule(run), interview["id"])["status_check:jane@acme.example"]["status"]
+        == "planned"
+    )
 
 
 def test_classify_refuses_a_file_that_is_not_a_message_in_one_line(imap, run):
@@ -429,6 +428,16 @@ def test_doctor_checks_the_mailbox(imap, run):
     assert checks["imap"].ok and "logged in" in checks["imap"].detail
     assert checks["imap folders"].ok
     assert checks["imap sent folder"].ok and checks["imap sent folder"].detail.startswith("Sent")
+    assert checks["template reply_notice"].ok and checks["template bounce_notice"].ok
+
+
+def test_doctor_says_what_is_wrong_with_the_mailbox(imap, run, monkeypatch):
+    monkeypatch.setenv("FOLLOWUP_IMAP_FOLDERS", "INBOX, Bewerbungen")
+    monkeypatch.setenv("FOLLOWUP_IMAP_SENT", "Gesendet")
+    result = run("doctor")
+    assert "FAIL  imap folders: Bewerbungen not found on the server" in result.out
+    assert "FAIL  imap sent folder: folder 'Gesendet' not found" in result.out
+    assert PASSWORD not in result.out
 
 
 def test_backoff_grows_and_is_capped():
@@ -438,3 +447,66 @@ def test_backoff_grows_and_is_capped():
     delays = [retry_delay(n, tick) for n in range(0, 10)]
     assert delays[:4] == [timedelta(0), tick, 2 * tick, 4 * tick]
     assert delays[-1] == timedelta(minutes=30)
+
+
+# --- end to end, and a provider that files sent mail itself -------------------------------------
+
+
+def test_a_reply_between_two_steps_keeps_the_later_step_from_ever_reaching_the_server(
+    dovecot, imap, run, clock, mailserver, record_interview, monkeypatch
+):
+    for name, value in mailserver.env().items():
+        monkeypatch.setenv(name, value)
+    record_interview()
+    assert run("worker", "--once").code == 0
+    [thank_you] = mailserver.received
+    assert thank_you.rcpt_tos == ["jane@acme.example"]
+
+    # Jane's reply arrives in the mailbox; the inbox is read (as the worker does before it claims).
+    deliver(dovecot, imap, "reply_thread.eml", thank_you.message_id)
+    assert run("inbox", "check").code == 0
+    clock.advance(timedelta(days=8))  # the status check and call reminder would be due now
+    assert run("worker", "--once").code == 0
+
+    assert [m.rcpt_tos for m in mailserver.received] == [
+        ["jane@acme.example"],
+        ["ada@candidate.example"],  # only the note telling Ada that Acme replied
+    ]
+    assert mailserver.received[1].message["Subject"] == "Acme Corp replied: follow-ups stopped"
+    note = mailserver.received[1].message.get_body(("plain",)).get_content()
+    assert "Sam Hill <sam@talentpartners.example>" in note and "2 follow-up(s)" in note
+
+
+@pytest.fixture
+def gmail_like():
+    """A Dovecot that says, as Gmail does, that it files mail sent over SMTP in Sent itself."""
+    from imapserver import Dovecot
+
+    server = Dovecot("imap_capability = +X-GM-EXT-1").start()
+    yield server
+    server.stop()
+
+
+def test_no_copy_goes_to_sent_where_the_provider_files_sent_mail_itself(
+    gmail_like, imap, sent, db, run, monkeypatch
+):
+    from datetime import UTC, datetime
+
+    from service.inbox.sent import pending_copies, queue_sent_copy
+    from service.inbox.settings import load_imap_settings
+
+    user = gmail_like.new_user()
+    monkeypatch.setenv("FOLLOWUP_IMAP_PORT", str(gmail_like.port))
+    monkeypatch.setenv("FOLLOWUP_IMAP_USERNAME", user)
+    monkeypatch.setenv("FOLLOWUP_SMTP_CA_FILE", str(gmail_like.ca_file))
+    _, thank_you = sent
+    with db.transaction() as session:
+        queue_sent_copy(
+            session, load_imap_settings(), thank_you["id"], thank_you["message_id"],
+            b"From: a@candidate.example\r\nSubject: x\r\n\r\nx\r\n",
+            datetime(2026, 9, 1, 12, 0, tzinfo=UTC),
+        )  # fmt: skip
+
+    assert check(run)["sent_copies"] == 0
+    assert gmail_like.messages(user, "Sent") == {}
+    assert pending_copies(db) == (0, None)

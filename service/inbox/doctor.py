@@ -44,8 +44,41 @@ def imap_checks(settings: Settings, db: Database | None = None) -> Iterator[Chec
     except FollowupError as exc:
         yield Check("imap", False, f"{described}: {exc}", HINT)
         return
+    yield from _template_checks(settings)
     if db is not None:
         yield from _copies_check(db)
+
+
+def _template_checks(settings: Settings) -> Iterator[Check]:
+    """The notes the inbox sends the user render (a user override may break them)."""
+    from service.rendering import Templates, sample_context
+    from service.validation import Mailbox
+
+    context = sample_context(settings.sender or Mailbox("Your Name", "you@example.org"))
+    context["reply"] = {
+        "from": "Jane Roe <jane.roe@example.com>",
+        "subject": "Re: Thank you",
+        "date": "2026-09-08T10:00:00+00:00",
+        "hiring": "rejection",
+        "hiring_reason": "we have decided to move forward with other candidates",
+    }
+    context["cancelled"] = 2
+    context["bounced"] = {
+        "id": 0,
+        "step": "thank_you",
+        "subject": "Thank you",
+        "to": "Jane Roe <jane.roe@example.com>",
+        "diagnostic": "550 5.1.1 user unknown",
+        "cancelled": 1,
+    }
+    templates = Templates(settings.templates_dir)
+    for name in ("reply_notice", "bounce_notice"):
+        try:
+            templates.render(name, context)
+        except FollowupError as exc:
+            yield Check(f"template {name}", False, str(exc), "fix your override, or remove it")
+        else:
+            yield Check(f"template {name}", True, "renders")
 
 
 def _sent_check(box: Mailbox) -> Check:

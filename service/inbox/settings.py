@@ -1,4 +1,4 @@
-"""IMAP settings: FOLLOWUP_IMAP_* read from the same merged environment as the rest of config."""
+"""IMAP settings: the FOLLOWUP_IMAP_HOST family, read from the environment config.py reads."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class ImapSettings:
 
 
 def parse_imap_settings(env: Mapping[str, str], workdir: Path) -> ImapSettings | None:
-    """Check every FOLLOWUP_IMAP_* value; None when FOLLOWUP_IMAP_HOST is empty (no inbox)."""
+    """Check every IMAP setting; None when FOLLOWUP_IMAP_HOST is empty (no inbox)."""
     host = env.get("FOLLOWUP_IMAP_HOST", "").strip()
     if not host:
         return None
