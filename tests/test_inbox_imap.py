@@ -510,3 +510,27 @@ def test_no_copy_goes_to_sent_where_the_provider_files_sent_mail_itself(
     assert check(run)["sent_copies"] == 0
     assert gmail_like.messages(user, "Sent") == {}
     assert pending_copies(db) == (0, None)
+
+
+def test_a_kept_connection_is_reused_and_reopened_when_the_server_dropped_it(
+    dovecot, imap, sent, db, monkeypatch
+):
+    from datetime import UTC, datetime
+
+    from service.config import load_settings
+    from service.inbox.check import Connection, check_inbox
+    from service.inbox.settings import load_imap_settings
+
+    settings, now = load_settings(), datetime(2026, 9, 2, 12, 0, tzinfo=UTC)
+    connection = Connection(load_imap_settings())
+    assert check_inbox(settings, db, now, connection=connection).total == 0
+    first = connection.box
+    deliver(dovecot, imap, "reply_domain_offer.eml")
+    assert len(check_inbox(settings, db, now, connection=connection).acted) == 1
+    assert connection.box is first  # the same connection: no new handshake and login
+
+    first.client.shutdown()  # as a server does with a connection idle for too long
+    deliver(dovecot, imap, "bounce_postfix.eml")
+    report = check_inbox(settings, db, now, connection=connection)
+    assert report.total == 1 and connection.box is not first
+    connection.close()

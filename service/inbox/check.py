@@ -23,7 +23,7 @@ from service.inbox.actions import Context, act, already_recorded
 from service.inbox.classify import BOUNCE, REPLY, UNRELATED, add_details, classify
 from service.inbox.match import Matcher
 from service.inbox.message import Incoming, MessageError, parse_message
-from service.inbox.reader import RESCAN, CommandFailed, Mailbox
+from service.inbox.reader import RESCAN, CommandFailed, InboxUnavailable, Mailbox
 from service.inbox.settings import ImapSettings, imap_of
 from service.models import InboxCursor
 
@@ -62,6 +62,27 @@ def own_addresses(settings: Settings, imap: ImapSettings | None) -> frozenset[st
     return frozenset(found)
 
 
+class Connection:
+    """A mailbox connection kept open from one pass to the next (the worker's: a quiet pass then
+    costs an EXAMINE, not a TLS handshake and a login); reopened when it broke."""
+
+    def __init__(self, imap: ImapSettings):
+        self.imap = imap
+        self.box: Mailbox | None = None
+
+    def get(self) -> tuple[Mailbox, bool]:
+        """The open mailbox, and whether it was already open before this call."""
+        if self.box is not None:
+            return self.box, True
+        self.box = Mailbox(self.imap).open()
+        return self.box, False
+
+    def close(self) -> None:
+        if self.box is not None:
+            self.box.close()
+            self.box = None
+
+
 def check_inbox(
     settings: Settings,
     db: Database,
@@ -69,28 +90,51 @@ def check_inbox(
     *,
     imap: ImapSettings | None = None,
     actor: str | None = None,
+    connection: Connection | None = None,
 ) -> InboxReport:
     """One full pass: connect, read each folder, act, and append pending Sent copies.
 
-    Raises InboxUnavailable when the server cannot be reached or logged into (the caller backs
-    off, see `reader.retry_delay`); returns `configured=False` when no IMAP host is set.
+    Without `connection`, it connects and logs out again; with one (kept by the caller across
+    passes), it reuses it, and reconnects once if the server dropped it meanwhile. Raises
+    InboxUnavailable when the server cannot be reached or logged into (the caller backs off,
+    see `reader.retry_delay`); returns `configured=False` when no IMAP host is set.
     """
-    imap = imap or imap_of(settings)
+    imap = imap or (connection.imap if connection else imap_of(settings))
     if imap is None:
         return InboxReport(configured=False)
-    report = InboxReport()
     ctx = Context(settings, now, actor or events.actor_name("inbox"))
-    mine = own_addresses(settings, imap)
-    with Mailbox(imap) as box:
-        for folder in imap.folders:
-            try:
-                report.read[folder] = read_folder(box, folder, db, ctx, mine, report)
-            except CommandFailed as exc:
-                log.error("inbox: %s", exc)
-                report.errors.append(str(exc))
-        from service.inbox.sent import flush_sent_copies
+    if connection is None:
+        with Mailbox(imap) as box:
+            return _pass(box, imap, db, ctx, own_addresses(settings, imap))
+    box, reused = connection.get()
+    try:
+        return _pass(box, imap, db, ctx, own_addresses(settings, imap))
+    except InboxUnavailable:
+        connection.close()
+        if not reused:
+            raise
+    # The server closed the idle connection (IMAP servers may after 30 minutes): once more.
+    box, _ = connection.get()
+    try:
+        return _pass(box, imap, db, ctx, own_addresses(settings, imap))
+    except InboxUnavailable:
+        connection.close()
+        raise
 
-        report.sent_copies = flush_sent_copies(box, db, now)
+
+def _pass(
+    box: Mailbox, imap: ImapSettings, db: Database, ctx: Context, mine: frozenset[str]
+) -> InboxReport:
+    report = InboxReport()
+    for folder in imap.folders:
+        try:
+            report.read[folder] = read_folder(box, folder, db, ctx, mine, report)
+        except CommandFailed as exc:
+            log.error("inbox: %s", exc)
+            report.errors.append(str(exc))
+    from service.inbox.sent import flush_sent_copies
+
+    report.sent_copies = flush_sent_copies(box, db, ctx.now)
     return report
 
 
@@ -131,14 +175,17 @@ def read_folder(
         _save_cursor(db, folder, uidvalidity, (uidnext or 1) - 1, ctx.now)
         return 0
     count = 0
+    matcher = None
     batch: list[tuple[int, bytes]] = []
     for item in box.fetch(uids):
         batch.append(item)
         if len(batch) >= BATCH:
-            count += _process(batch, folder, uidvalidity, db, ctx, mine, report)
+            matcher = _process(batch, folder, uidvalidity, db, ctx, mine, report, matcher)
+            count += len(batch)
             batch = []
     if batch:
-        count += _process(batch, folder, uidvalidity, db, ctx, mine, report)
+        _process(batch, folder, uidvalidity, db, ctx, mine, report, matcher)
+        count += len(batch)
     if uids[-1] < (uidnext or 0) - 1:  # messages expunged at the end: never read them again
         _save_cursor(db, folder, uidvalidity, uidnext - 1, ctx.now)
     return count
@@ -178,8 +225,12 @@ def _process(
     ctx: Context,
     mine: frozenset[str],
     report: InboxReport,
-) -> int:
-    """Classify, match and act on a batch, and move the cursor past it, in one transaction."""
+    matcher: Matcher | None,
+) -> Matcher:
+    """Classify, match and act on a batch, and move the cursor past it, in one transaction.
+
+    The matcher (the contacts of active interviews, Message-IDs looked up) is made for the
+    first batch of a folder and kept for the others; returned for the next batch."""
     parsed = _parse_all(batch, folder, report)
     with db.transaction() as session:
         # One inbox reader at a time (several workers on Postgres): the second one sees the
@@ -189,7 +240,9 @@ def _process(
         if cursor is not None and cursor.uidvalidity == uidvalidity:
             parsed = [(uid, m) for uid, m in parsed if uid > cursor.last_uid]
         seen = already_recorded(session, [m.key for _, m in parsed])
-        matcher = Matcher(session)
+        if matcher is None:
+            matcher = Matcher(session)
+        matcher.session = session
         matcher.prime(m for _, m in parsed)
         for uid, message in parsed:
             if message.key in seen:
@@ -199,7 +252,7 @@ def _process(
             if entry is not None:
                 report.acted.append(entry)
         _move_cursor(session, folder, uidvalidity, batch[-1][0], ctx.now)
-    return len(batch)
+    return matcher
 
 
 def _handle(
@@ -213,28 +266,34 @@ def _handle(
 ) -> dict | None:
     """Classify, match and act on one message; a message that breaks a rule is logged and
     skipped (never a crash loop), and a race with the worker is retried once."""
+    try:
+        found = classify(message, mine)
+        if found.kind == UNRELATED:
+            return None
+        kind = found.kind
+        match = matcher.match_bounce(found.bounce) if kind == BOUNCE else matcher.match(message)
+        if not match.matched:
+            return None
+        add_details(message, found, ctx.now)
+    except Exception as exc:  # a message no rule foresaw: skip it, keep reading
+        log.error("inbox: cannot read %s UID %s (%s): %s", folder, uid, message.key, exc,
+                  exc_info=log.isEnabledFor(logging.DEBUG))  # fmt: skip
+        return None
     for attempt in (1, 2):
         try:
             with session.begin_nested():
-                return _act_on(session, matcher, message, folder, uid, ctx, mine)
+                return _act_on(session, message, found, match, folder, uid, ctx)
         except StateConflict as exc:
             if attempt == 2:
                 log.error("inbox: %s UID %s: %s", folder, uid, exc)
-        except Exception as exc:  # a bug or a message no rule foresaw: skip it, keep reading
-            log.error("inbox: cannot handle %s UID %s (%s): %s", folder, uid, message.key, exc,
+        except Exception as exc:  # a bug: skip the message rather than stop reading for good
+            log.error("inbox: cannot act on %s UID %s (%s): %s", folder, uid, message.key, exc,
                       exc_info=log.isEnabledFor(logging.DEBUG))  # fmt: skip
             return None
     return None
 
 
-def _act_on(session, matcher, message, folder, uid, ctx, mine) -> dict | None:
-    found = classify(message, mine)
-    if found.kind == UNRELATED:
-        return None
-    match = matcher.match_bounce(found.bounce) if found.kind == BOUNCE else matcher.match(message)
-    if not match.matched:
-        return None
-    add_details(message, found, ctx.now)
+def _act_on(session, message, found, match, folder, uid, ctx) -> dict:
     outcome = act(session, message, found, match, ctx, folder=folder, uid=uid)
     log.info(
         "inbox: %s from %s (%s): %s", found.kind, message.sender, message.subject,

@@ -11,7 +11,7 @@ from email import message_from_bytes, policy
 from email.header import Header, decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from functools import cached_property
 
 from service.errors import FollowupError
@@ -78,18 +78,31 @@ class Incoming:
     message_id: str | None
     sender: str
     sender_name: str
-    to: list[str]
     subject: str
     date: datetime | None
     in_reply_to: list[str]
     references: list[str]
 
+    @cached_property
+    def fields(self) -> dict[str, str]:
+        """Header name (lower case) -> its first value; one scan instead of one per lookup."""
+        found: dict[str, str] = {}
+        for name, value in self.headers.items():
+            found.setdefault(name.lower(), value)
+        return found
+
     def header(self, name: str) -> str:
         """A header's decoded value, or "" when it is missing."""
-        return decode(self.headers.get(name))
+        return decode(self.fields.get(name.lower()))
 
     def has(self, name: str) -> bool:
-        return name in self.headers
+        return name.lower() in self.fields
+
+    @cached_property
+    def to(self) -> list[str]:
+        """The addresses in To and Cc, lower case."""
+        values = [decode(v) for k in ("To", "Cc") for v in self.headers.get_all(k) or []]
+        return _addresses(values)
 
     @property
     def key(self) -> str:
@@ -105,7 +118,7 @@ class Incoming:
         seen.update(dict.fromkeys(self.references))
         return list(seen)
 
-    @property
+    @cached_property
     def content_type(self) -> str:
         return self.headers.get_content_type()
 
@@ -140,30 +153,31 @@ def parse_message(raw: bytes) -> Incoming:
         headers = _HEADER_PARSER.parsebytes(raw)
     except Exception as exc:  # the parser is lenient; anything it raises means "unreadable"
         raise MessageError(f"cannot be parsed: {exc}") from None
+    fields: dict[str, str] = {}
     try:
-        from_values = headers.get_all("From") or []
-        present = [h for h in _ESSENTIAL if h in headers]
+        for key, value in headers.items():
+            fields.setdefault(key.lower(), value)
     except Exception as exc:
         raise MessageError(f"cannot be parsed: {exc}") from None
-    if not from_values or not present:
+    if "from" not in fields or not any(h.lower() in fields for h in _ESSENTIAL):
         raise MessageError("has no From header and no Date, Message-ID or Subject: not an email")
-    senders = getaddresses([decode(v) for v in from_values])
-    name, address = senders[0] if senders else ("", "")
-    if not address:
+    name, address = parseaddr(decode(fields["from"]))
+    if "@" not in address and address.lower() != "mailer-daemon":
         raise MessageError("its From header has no address")
-    ids = message_ids(headers.get("Message-ID"))
-    return Incoming(
+    ids = message_ids(fields.get("message-id"))
+    message = Incoming(
         raw=raw,
         headers=headers,
         message_id=ids[0] if ids else None,
         sender=address.lower(),
         sender_name=name,
-        to=_addresses([decode(v) for k in ("To", "Cc") for v in headers.get_all(k) or []]),
-        subject=decode(headers.get("Subject")),
-        date=_date(headers.get("Date")),
-        in_reply_to=message_ids(headers.get("In-Reply-To")),
-        references=message_ids(headers.get("References")),
+        subject=decode(fields.get("subject")),
+        date=_date(fields.get("date")),
+        in_reply_to=message_ids(fields.get("in-reply-to")),
+        references=message_ids(fields.get("references")),
     )
+    message.__dict__["fields"] = fields
+    return message
 
 
 def _date(value: str | None) -> datetime | None:
