@@ -621,6 +621,13 @@ def inbox_check_cmd(app: App, as_json: bool) -> None:
             f"{item['folder']} UID {item['uid']}: {item['kind']} from {item['from']} "
             f"({item['subject']!r}), interview {item['interview_id']}: {actions}"
         )
+        if item["hiring"] and item["hiring"] != "other":
+            click.echo(f"  reads like: {item['hiring']}")
+        if item["hiring"] in ("rejection", "offer"):
+            outcome = "rejected" if item["hiring"] == "rejection" else "offer"
+            click.echo(
+                f"  if so: followup interview close {item['interview_id']} --outcome {outcome}"
+            )
     for fid in found:
         click.echo(f"follow-up {fid}: found in the Sent folder, marked sent")
     for error in report.errors:

@@ -534,3 +534,16 @@ def test_a_kept_connection_is_reused_and_reopened_when_the_server_dropped_it(
     report = check_inbox(settings, db, now, connection=connection)
     assert report.total == 1 and connection.box is not first
     connection.close()
+
+
+def test_inbox_check_prints_what_it_did_and_suggests_closing_after_a_rejection(
+    dovecot, imap, sent, run
+):
+    interview, _ = sent
+    deliver(dovecot, imap, "reply_address_de_rejection.eml")
+    result = run("inbox", "check")
+    assert result.code == 0, result.err
+    assert "INBOX UID 1: reply from jane@acme.example" in result.out
+    assert "cancelled follow-up" in result.out
+    assert f"followup interview close {interview['id']} --outcome rejected" in result.out
+    assert result.out.rstrip().endswith("read 1 new message(s) (1 in INBOX); acted on 1")

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from service import events
 from service.config import Settings
 from service.errors import FollowupError, TemplateError
+from service.formatting import local
 from service.inbox.classify import AUTO_REPLY, BOUNCE, REPLY, Classification
 from service.inbox.match import BOUNCEABLE, Match
 from service.inbox.message import Incoming
@@ -180,8 +181,13 @@ def stop_interview(
         return []
     ids = cancel_for_reply(session, interview_id, reply, ctx)
     done = [f"cancelled follow-up {fid} (replied)" for fid in ids]
+    when = reply.get("date") or ""
+    if when:
+        zone = ctx.settings.timezone
+        when = f"{local(datetime.fromisoformat(when), zone)} ({zone.key})"
     notice = {
-        **{k: reply.get(k) or "" for k in ("from", "subject", "date")},
+        **{k: reply.get(k) or "" for k in ("from", "subject")},
+        "date": when,
         "hiring": found.hiring or "",
         "hiring_reason": found.hiring_reason,
     }
