@@ -168,6 +168,41 @@ def raw_examine(client) -> float:
     return time.perf_counter() - started
 
 
+def rss_after(code: str, env: dict[str, str]) -> float:
+    """VmRSS (MB) of a fresh Python that runs code, measured at its end."""
+    import os
+    import subprocess
+
+    script = code + (
+        "\nimport re, pathlib\nprint(re.search(r'VmRSS:\\s+(\\d+)', "
+        "pathlib.Path('/proc/self/status').read_text()).group(1))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, **env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[-1]
+    return int(out) / 1024
+
+
+WORKER_IMPORTS = (
+    "import service.worker\nfrom pathlib import Path\nfrom service.config import load_settings\n"
+    "from service.db import Database, require_migrated\n"
+    "require_migrated(Database(load_settings(Path('.')).database_url))\n"
+)
+INBOX_PASS = (
+    "import service.worker\nfrom datetime import UTC, datetime\nfrom pathlib import Path\n"
+    "from service.config import load_settings\nfrom service.db import Database\n"
+    "from service.inbox.check import Connection, check_inbox\n"
+    "from service.inbox.settings import load_imap_settings\n"
+    "s = load_settings(Path('.'))\nc = Connection(load_imap_settings(Path('.')))\n"
+    "db = Database(s.database_url)\n"
+    "for _ in range(3): check_inbox(s, db, datetime.now(UTC), connection=c)\n"
+)
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
 
@@ -196,6 +231,7 @@ def main() -> int:
     size = sum(len(m) for m in messages) / len(messages)
     server = Dovecot().start()
     failures: list[str] = []
+    memory: list[tuple[str, float, float]] = []
     rows = [["run", "messages", "seconds", "msgs/s", "quiet p50 ms", "quiet p90 ms",
              "kept p50 ms", "kept p90 ms", "goal"]]  # fmt: skip
     try:
@@ -275,6 +311,7 @@ def main() -> int:
                         failures.append(f"{backend}: a quiet check read {again.total}")
                 connection.close()
                 kept.sort()
+                memory.append((backend, rss_after(WORKER_IMPORTS, env), rss_after(INBOX_PASS, env)))
                 rate = len(messages) / first
                 p50 = statistics.median(kept)
                 met = rate >= GOAL_RATE and p50 * 1000 <= GOAL_QUIET_MS
@@ -298,6 +335,11 @@ def main() -> int:
     print("quiet: a new connection each check (connect, TLS, login, EXAMINE, logout, as "
           "`followup inbox check` does); kept: one connection kept open (EXAMINE, cursor lookup, "
           "the Sent-copy queue)")  # fmt: skip
+    for backend, worker, inbox in memory:
+        print(
+            f"memory ({backend}): python + import service.worker {worker:.1f} MB; the same "
+            f"+ three quiet checks on a kept connection {inbox:.1f} MB (+{inbox - worker:.1f})"
+        )
     if failures:
         print("FAILED: " + "; ".join(failures))
         return 1
