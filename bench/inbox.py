@@ -337,8 +337,8 @@ def main() -> int:
           "the Sent-copy queue)")  # fmt: skip
     for backend, worker, inbox in memory:
         print(
-            f"memory ({backend}): python + import service.worker {worker:.1f} MB; the same "
-            f"+ three quiet checks on a kept connection {inbox:.1f} MB (+{inbox - worker:.1f})"
+            f"memory ({backend}): python + import service.worker + one query {worker:.1f} MB; "
+            f"+ three quiet inbox checks on a kept connection {inbox:.1f} MB (+{inbox - worker:.1f})"
         )
     if failures:
         print("FAILED: " + "; ".join(failures))
