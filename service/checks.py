@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from service.freemail import is_free_mail
 from service.models import FollowUp
 from service.names import read_name
 from service.rendering import Rendered
@@ -83,12 +84,14 @@ def check_followup(f: FollowUp, rendered: Rendered | None = None) -> list[Findin
                 )
             )
     domain = contact.email.rpartition("@")[2].lower()
+    # A free-mail address (a recruiter's gmail.com) says nothing about the company's domain.
     others = {
         c.email.rpartition("@")[2].lower()
         for c in f.interview.contacts
         if c.id != contact.id and not c.removed
     }
-    if others and domain not in others:
+    others = {d for d in others if not is_free_mail(d)}
+    if others and domain not in others and not is_free_mail(domain):
         findings.append(
             Finding(
                 f"{contact.email} is not on the domain of {f.interview.company}'s other contacts "

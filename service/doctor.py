@@ -152,6 +152,14 @@ def run_checks(settings: Settings, db: Database) -> Iterator[Check]:
         else:
             yield Check(f"template {name}", True, "renders")
 
+    yield from _smtp_checks(settings)
+    # The mailbox (issue 10): replies, auto-replies and bounces read over IMAP.
+    from service.inbox.doctor import imap_checks
+
+    yield from imap_checks(settings, db)
+
+
+def _smtp_checks(settings: Settings) -> Iterator[Check]:
     if settings.smtp is None:
         yield Check("smtp", True, f"not configured: mail is written to {settings.outbox_dir}", "")
         return
@@ -197,6 +205,13 @@ def _workers(settings: Settings, db: Database) -> Iterator[Check]:
     now = datetime.now(UTC)
     alive = workers.alive(db, now, settings.tick)
     for worker in alive:
+        if worker.inbox_error:
+            yield Check(
+                "worker inbox",
+                False,
+                f"{worker.name} cannot read the mailbox: {worker.inbox_error}",
+                "check FOLLOWUP_IMAP_* in .env; sending goes on meanwhile",
+            )
         if worker.paused_reason:
             yield Check(
                 "worker",

@@ -226,3 +226,22 @@ def interview_text(
     if followups:
         lines.append(followup_rows(map(Listed.of, followups), user_zone, rule))
     return "\n".join(lines)
+
+
+def reply_json(reply) -> dict:
+    """A reply recorded for an interview, for scripts."""
+    return {
+        "from": reply.sender,
+        "subject": reply.subject,
+        "date": iso_utc(reply.sent_date),
+        "message_id": None if reply.source == "manual" else reply.message_id,
+        "hiring": reply.hiring,
+        "source": reply.source,
+    }
+
+
+def reply_text(reply, zone: ZoneInfo) -> str:
+    when = local(reply.sent_date, zone) if reply.sent_date else "-"
+    how = "recorded by you" if reply.source == "manual" else f"from {reply.sender}"
+    label = f" [{reply.hiring}]" if reply.hiring and reply.hiring != "other" else ""
+    return f"Reply {when}: {how}: {reply.subject}{label}"

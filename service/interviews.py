@@ -339,3 +339,17 @@ def get_interview(db: Database, interview_id: int) -> tuple[Interview, list[Foll
             .order_by(FollowUp.due_at, FollowUp.id)
         ).all()
         return interview, list(followups)
+
+
+def replies(db: Database, interview_id: int) -> list:
+    """The replies recorded for the interview (by mail, or by hand), oldest first."""
+    from service.models import InboxMessage
+
+    with db.reading() as session:
+        return list(
+            session.scalars(
+                select(InboxMessage)
+                .where(InboxMessage.interview_id == interview_id, InboxMessage.kind == "reply")
+                .order_by(InboxMessage.processed_at, InboxMessage.id)
+            )
+        )

@@ -51,6 +51,7 @@ MOVES: dict[tuple[str, str], str] = {
     (S.UNCERTAIN, S.DEFERRED): "user: retry (same Message-ID)",
     (S.UNCERTAIN, S.FAILED): "worker: the real outcome came late",
     (S.UNCERTAIN, S.CANCELLED): "user: it was sent, or should not be",
+    (S.UNCERTAIN, S.BOUNCED): "inbox: a bounce names it, so it was sent, and came back",
     # Ended, but the user may change their mind, or a corrected interview may call for it.
     (S.FAILED, S.DEFERRED): "user: retry",
     (S.FAILED, S.CANCELLED): "user: drop it",

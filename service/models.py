@@ -7,12 +7,14 @@ from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -97,6 +99,8 @@ class Reason(StrEnum):
     LATE = "late"  #: its time passed before it could go (not approved, or not sendable, in time)
     USER = "user"  #: the user cancelled or rejected it
     CLOSED = "closed"  #: the interview was closed
+    REPLIED = "replied"  #: the company answered: nothing more goes out for the interview
+    BOUNCED = "bounced"  #: mail to the address bounced
     INTERRUPTED = "interrupted"  #: uncertain: its worker stopped while sending it
     CONNECTION_LOST = "connection_lost"  #: uncertain: the connection dropped after the data
 
@@ -283,3 +287,66 @@ class Worker(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
     paused_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: Why the mailbox cannot be read right now (None: it can, or no mailbox is set).
+    inbox_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# --- inbox (issue 10): what followup read in the user's mailbox -------------------------------
+
+
+class InboxCursor(Base):
+    """How far each IMAP folder has been read: its UIDVALIDITY and the last UID processed."""
+
+    __tablename__ = "inbox_cursors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    folder: Mapped[str] = mapped_column(String(300), unique=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class InboxMessage(Base):
+    """A message from the mailbox that concerns an interview, recorded once (by Message-ID).
+
+    A reply recorded here stops the interview's follow-ups; `source` is "imap" or "manual"
+    (`followup interview replied`).
+    """
+
+    __tablename__ = "inbox_messages"
+    __table_args__ = (Index("ix_inbox_messages_interview_kind", "interview_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(250), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    interview_id: Mapped[int | None] = mapped_column(ForeignKey("interviews.id"), nullable=True)
+    followup_id: Mapped[int | None] = mapped_column(ForeignKey("followups.id"), nullable=True)
+    source: Mapped[str] = mapped_column(String(20), default="imap")
+    folder: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    uid: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    sender: Mapped[str] = mapped_column(String(300), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    sent_date: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    hiring: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    return_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    #: What was done about it: cancelled/bounced/moved follow-up ids, failed recipients, notes.
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SentCopy(Base):
+    """A sent follow-up still to be appended to the Sent folder (retried until it is)."""
+
+    __tablename__ = "inbox_sent_copies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    followup_id: Mapped[int | None] = mapped_column(
+        ForeignKey("followups.id"), nullable=True, unique=True
+    )
+    message_id: Mapped[str] = mapped_column(String(250))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

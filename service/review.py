@@ -233,6 +233,7 @@ def queue_digest(
         "me": person(me),
         "count": len(waiting),
         "items": [_digest_item(f, settings.timezone, now) for f in waiting],
+        "inbox_error": _inbox_error(db),
     }
     try:
         rendered = templates().render(DIGEST_TEMPLATE, context)
@@ -262,6 +263,14 @@ def queue_digest(
             .execution_options(synchronize_session=False)
         )
         return True
+
+
+def _inbox_error(db: Database) -> str | None:
+    """What keeps the workers from reading the mailbox, if anything (the digest says so)."""
+    from service.models import Worker
+
+    with db.reading() as session:
+        return session.scalar(select(Worker.inbox_error).where(Worker.inbox_error.is_not(None)))
 
 
 def _digest_item(f: FollowUp, zone, now: datetime) -> dict:

@@ -57,6 +57,7 @@ class Worker:
         #: Reads the settings again; None: never (a worker under test keeps what it was given).
         self.load = load
         self.delivery = Delivery(settings, db)
+        self.inbox = _watch(settings, db, self.delivery.actor)
         self.started_at = clock()
         #: Why the worker stopped by itself (a database file that vanished), if it did.
         self.failure: str | None = None
@@ -108,6 +109,10 @@ class Worker:
             log.warning("%s", warning)
         self.settings = new
         self.delivery = Delivery(new, self.db, plan=plan)
+        if new.imap != (self.inbox.settings.imap if self.inbox else None):
+            if self.inbox is not None:
+                self.inbox.close()
+            self.inbox = _watch(new, self.db, self.delivery.actor)
         if self.paused:
             log.info("settings fixed: sending resumes")
         self.paused = None
@@ -141,6 +146,7 @@ class Worker:
                 self._beat()
                 return None
             try:
+                self._read_inbox()
                 summary = self.delivery.run_once(self.clock, self.stopping)
                 self._beat()
             except Exception as exc:  # the worker must outlive a database or network blip
@@ -170,10 +176,21 @@ class Worker:
             return f"the database file {sqlite_file(self.db.url)} was replaced"
         return None
 
+    def _read_inbox(self) -> None:
+        """The mailbox first: a reply that arrived stops what it concerns before the claims."""
+        if self.inbox is not None:
+            self.inbox.check(self.clock())
+
     def _beat(self) -> None:
-        """The heartbeat: alive now, and paused or not (`followup doctor` reads it)."""
+        """The heartbeat: alive now, paused or not, and any mailbox problem (`followup doctor`
+        and the review digest read it)."""
         workers.beat(
-            self.db, self.delivery.actor, self.started_at, self.clock(), self.delivery.paused
+            self.db,
+            self.delivery.actor,
+            self.started_at,
+            self.clock(),
+            self.delivery.paused,
+            inbox_error=self.inbox.error if self.inbox else None,
         )
 
     def _schedule_wake(self) -> None:
@@ -242,6 +259,8 @@ class Worker:
             # Wait for a pass still running in the executor thread: its message finishes.
             with self._pass_lock:
                 pass
+            if self.inbox is not None:
+                self.inbox.close()
             try:
                 workers.forget(self.db, self.delivery.actor)
             except Exception as exc:  # stopping anyway; the row just goes stale
@@ -249,8 +268,23 @@ class Worker:
             log.info("worker stopped")
 
     def run_until_idle(self) -> Summary:
-        """`worker --once`: send everything due now, then return."""
-        return self.delivery.run_once(self.clock, self.stopping)
+        """`worker --once`: read the mailbox, send everything due now, then return."""
+        try:
+            self._read_inbox()
+            return self.delivery.run_once(self.clock, self.stopping)
+        finally:
+            if self.inbox is not None:
+                self.inbox.close()
+
+
+def _watch(settings: Settings, db: Database, actor: str):
+    """The mailbox reader, when an IMAP host is set (imported only then: an idle worker without
+    one never loads the IMAP library)."""
+    if settings.imap is None:
+        return None
+    from service.inbox.watch import InboxWatch
+
+    return InboxWatch(settings, db, actor)
 
 
 def _file_identity(db: Database) -> tuple[int, int] | None:

@@ -11,14 +11,24 @@ from service.db import Database
 from service.models import Worker
 
 
-def beat(db: Database, name: str, started_at: datetime, now: datetime, paused: str | None) -> None:
-    """Record that the worker is alive now, and whether its sending is paused."""
+def beat(
+    db: Database,
+    name: str,
+    started_at: datetime,
+    now: datetime,
+    paused: str | None,
+    *,
+    inbox_error: str | None = None,
+) -> None:
+    """Record that the worker is alive now, whether its sending is paused, and what keeps it
+    from reading the mailbox, if anything."""
     with db.transaction() as session:
         row = session.get(Worker, name)
         if row is None:
             row = Worker(name=name, started_at=started_at, heartbeat_at=now)
             session.add(row)
         row.heartbeat_at = now
+        row.inbox_error = inbox_error
         if paused != row.paused_reason:
             row.paused_reason, row.paused_at = paused, now if paused else None
 

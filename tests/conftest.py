@@ -267,3 +267,24 @@ def record_interview(run, clock):
         return result.json()
 
     return _record
+
+
+# --- inbox (IMAP) -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dovecot():
+    """A real Dovecot IMAP server on 127.0.0.1 for the whole test session (see imapserver.py)."""
+    from imapserver import Dovecot
+
+    server = Dovecot().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailbox_user(dovecot) -> str:
+    """A fresh IMAP account on the session's Dovecot; emptied afterwards."""
+    user = dovecot.new_user()
+    yield user
+    dovecot.reset(user)

@@ -75,7 +75,8 @@ class Recorder:
         if self.mode == "hangup":
             import asyncio
 
-            asyncio.get_running_loop().call_later(0.005, server.transport.close)
+            # Closed as soon as the 250 is written: before the next MAIL FROM can be read.
+            asyncio.get_running_loop().call_soon(server.transport.close)
         return f"250 2.0.0 Ok: queued as Q{n}"
 
     def message_ids(self) -> list[str]:

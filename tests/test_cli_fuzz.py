@@ -5,6 +5,7 @@ setting."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 import pytest
@@ -37,6 +38,9 @@ BASELINE: dict[str, list[str]] = {
     "preview": ["1"],
     "send-test": [],
     "doctor": [],
+    "inbox check": [],
+    "inbox classify": [str(Path(__file__).parent / "data" / "mail" / "reply_thread.eml")],
+    "interview replied": ["1", "--note", "HR called"],
 }  # fmt: skip
 
 #: Text a clumsy user or an attacker types: anything, bytes that are not UTF-8, and old friends.

@@ -554,3 +554,44 @@ def test_a_control_character_from_a_template_holds_the_follow_up(
     queued = run("queue", "--json").json()[0]
     assert any("control characters" in b for b in queued["blocking"])
     assert run("approve", str(queued["id"])).code == 2
+
+
+def test_the_start_of_a_transmission_refuses_an_interview_whose_company_replied(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
+):
+    """The race: a reply recorded after a follow-up was claimed, before it was sent."""
+    import random
+
+    from service.config import load_settings
+    from service.db import Database
+    from service.delivery.engine import Delivery
+    from service.delivery.outcomes import Recorder, Summary
+    from service.delivery.stream import Stream
+    from service.models import InboxMessage
+
+    for k, v in mailserver.env().items():
+        monkeypatch.setenv(k, v)
+    run("migrate")
+    record_interview()
+    settings = load_settings()
+    db = Database(db_url)
+    delivery = Delivery(settings, db, actor="worker-a")
+    recorder = Recorder(
+        settings, lambda: delivery.templates, settings.require_sender(), actor="worker-a",
+        rng=random.Random(1), summary=Summary(),
+    )  # fmt: skip
+    claimed: list[int] = []
+    ready = next(delivery._items(clock, None, recorder, claimed, True))  # claimed and rendered
+    with db.transaction() as session:  # the reply lands now
+        session.add(
+            InboxMessage(
+                message_id="<reply@acme.example>", kind="reply", interview_id=1,
+                source="imap", processed_at=clock(), detail={},
+            )
+        )  # fmt: skip
+    stream = Stream(db, delivery.transport, recorder, actor="worker-a", name="s", clock=clock)
+    assert stream._commit(None, iter([ready])) is None  # never marked `sending`
+    stream.close()
+    db.dispose()
+    assert mailserver.received == []
+    assert by_step(db_url, "thank_you").status == "planned"

@@ -336,3 +336,18 @@ def test_bad_input_is_one_line_on_stderr_exit_2_and_writes_nothing(workdir, run,
             wrong.append(f"{name}: wrote to the database")
             before = after
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_reply_heard_some_other_way_stops_the_follow_ups_and_shows_on_the_interview(
+    workdir, run
+):
+    interview = add(run)
+    result = run("interview", "replied", str(interview["id"]), "--note", "HR called me")
+    assert result.code == 0, result.err
+    rows = schedule(run, "--all")
+    contact_rows = [r for r in rows if r["kind"] == "followup"]
+    assert {r["status"] for r in contact_rows} == {"cancelled"}
+    assert {r["reason"] for r in contact_rows} == {"replied"}
+    shown = run("interview", "show", str(interview["id"]), "--json").json()
+    assert [(r["subject"], r["source"]) for r in shown["replies"]] == [("HR called me", "manual")]
+    assert "recorded by you: HR called me" in run("interview", "show", str(interview["id"])).out

@@ -28,6 +28,8 @@ SHIPPED = (
     "call_reminder",
     "delivery_failed",
     "review_digest",
+    "reply_notice",
+    "bounce_notice",
 )
 
 
@@ -42,6 +44,23 @@ def context(private: bool = False) -> dict:
         "subject": "Thank you for the Senior Engineer interview",
         "to": "Jane Roe <jane.roe@example.com>",
         "error": "SMTP mx.example.com:25 (rcpt): 550 5.1.1 no such user",
+    }
+    # As service.inbox.actions gives them (a reply, a bounce).
+    ctx["reply"] = {
+        "from": "Jane Roe <jane.roe@example.com>",
+        "subject": "Re: Thank you for the Senior Engineer interview",
+        "date": "Tue 2026-09-08 10:00 (Europe/Berlin)",
+        "hiring": "rejection",
+        "hiring_reason": "we have decided to move forward with other candidates",
+    }
+    ctx["cancelled"] = 2
+    ctx["bounced"] = {
+        "id": 17,
+        "step": "thank_you",
+        "subject": "Thank you for the Senior Engineer interview",
+        "to": "Jane Roe <jane.roe@example.com>",
+        "diagnostic": "jane.roe@example.com: 550 5.1.1 user unknown",
+        "cancelled": 1,
     }
     return ctx
 

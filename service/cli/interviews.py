@@ -71,14 +71,19 @@ def _show(app: App, interview_id: int, as_json: bool, outcome=None) -> None:
     from service import formatting, interviews
 
     interview, followups = interviews.get_interview(app.db, interview_id)
+    replies = interviews.replies(app.db, interview_id)
     if as_json:
         data = formatting.interview_json(interview, followups, app.me, app.rule)
+        data["replies"] = [formatting.reply_json(r) for r in replies]
         if outcome is not None:
             data["changes"] = [formatting.change_json(c) for c in outcome.changes]
             data["warnings"] = outcome.warnings
         emit(data)
     else:
-        click.echo(formatting.interview_text(interview, followups, app.settings.timezone, app.rule))
+        zone = app.settings.timezone
+        click.echo(formatting.interview_text(interview, followups, zone, app.rule))
+        for reply in replies:
+            click.echo(formatting.reply_text(reply, zone))
 
 
 def _report(app: App, outcome, *, heading: str) -> None:

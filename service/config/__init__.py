@@ -7,10 +7,12 @@ from service.config.files import (
     unknown_names,
     user_env_file,
 )
+from service.config.imap import ImapSettings
 from service.config.settings import OUTBOX_PLACEHOLDER, Settings, load_settings
 from service.config.smtp import SmtpSettings
 
 __all__ = [
+    "ImapSettings",
     "KNOWN_SETTINGS",
     "OUTBOX_PLACEHOLDER",
     "Settings",

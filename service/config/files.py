@@ -45,6 +45,14 @@ KNOWN_SETTINGS = frozenset(
         "BATCH_SIZE",
         "LOG_LEVEL",
         "RENDER_TIMEOUT",
+        "IMAP_HOST",
+        "IMAP_PORT",
+        "IMAP_SECURITY",
+        "IMAP_USERNAME",
+        "IMAP_PASSWORD",
+        "IMAP_FOLDERS",
+        "IMAP_SENT",
+        "IMAP_TIMEOUT",
         "RENDER_MAX_KB",
     ]
 )

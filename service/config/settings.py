@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from service.config.files import data_dir_for, read_environment, unknown_names, user_env_file
+from service.config.imap import ImapSettings, imap_settings
 from service.config.smtp import SmtpSettings, send_lease, smtp_settings
 from service.config.values import (
     boolean,
@@ -49,6 +50,8 @@ class Settings:
     outbox_dir: Path
     templates_dir: Path | None
     smtp: SmtpSettings | None
+    #: The mailbox read for replies and bounces; None: no inbox reading.
+    imap: ImapSettings | None
     bcc_self: bool
     max_per_hour: int
     retry_min: timedelta
@@ -162,6 +165,7 @@ def load_settings(
         outbox_dir=path(env, "FOLLOWUP_OUTBOX_DIR", data_dir) or data_dir / "outbox",
         templates_dir=templates_dir,
         smtp=smtp,
+        imap=imap_settings(env, config_dir),
         bcc_self=boolean(env, "FOLLOWUP_BCC_SELF", False),
         max_per_hour=whole(env, "FOLLOWUP_MAX_PER_HOUR", 60, maximum=100_000),
         retry_min=retry_min,

@@ -179,6 +179,14 @@ class Recorder:
             )
             return
         self._count(status, item, detail)
+        if status == Status.SENT and self.settings.imap is not None:
+            from service.inbox.sent import queue_sent_copy
+
+            # The next inbox pass appends it to the Sent folder: IMAP never delays a send.
+            queue_sent_copy(
+                session, self.settings.imap, item.id, item.values["message_id"],
+                item.outgoing.data, outcome.at,
+            )  # fmt: skip
         self.add_notes(session, notes, outcome.at)
 
     def _count(self, status: str, item: Ready, detail) -> None:

@@ -34,14 +34,25 @@ from service.db import Database
 from service.delivery.outcomes import Outcome, Recorder
 from service.delivery.prepare import Ready
 from service.errors import StateConflict
-from service.models import FollowUp, Interview, InterviewStatus, Status
+from service.models import FollowUp, InboxMessage, Interview, InterviewStatus, Kind, Status
 from service.transport import DeliveryError, SendResult
 
 log = logging.getLogger(__name__)
 
-#: The guard that a follow-up's interview (if it has one) is still active: closing wins.
-ACTIVE = FollowUp.interview_id.is_(None) | exists().where(
-    Interview.id == FollowUp.interview_id, Interview.status == InterviewStatus.ACTIVE
+#: The guard that a follow-up's interview (if it has one) is still active and has no reply
+#: recorded: closing the interview, or the company answering, wins. Notes to the user (about a
+#: failure, a reply, a bounce) go regardless: they tell of what happened.
+ACTIVE = (
+    (FollowUp.kind == Kind.NOTE)
+    | FollowUp.interview_id.is_(None)
+    | (
+        exists().where(
+            Interview.id == FollowUp.interview_id, Interview.status == InterviewStatus.ACTIVE
+        )
+        & ~exists().where(
+            InboxMessage.interview_id == FollowUp.interview_id, InboxMessage.kind == "reply"
+        )
+    )
 )
 
 

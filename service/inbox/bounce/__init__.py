@@ -1,0 +1,59 @@
+"""Bounces: one small module per bounce format behind one interface, `parse(message)`.
+
+Each format module has `NAME` and `parse(message: Incoming) -> Bounce | None`; `parse_bounce`
+tries the structured RFC 3464 report first, then the plain-text formats of common mail servers.
+"""
+
+from __future__ import annotations
+
+from service.inbox.bounce import dsn, exchange, exim, gmail, postfix, qmail, yahoo
+from service.inbox.bounce.common import Bounce, FailedRecipient
+from service.inbox.message import Incoming
+
+FORMATS = (dsn, exim, postfix, qmail, yahoo, exchange, gmail)
+
+__all__ = ["FORMATS", "Bounce", "FailedRecipient", "looks_like_bounce", "parse_bounce"]
+
+_DAEMONS = ("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon")
+_SUBJECTS = (
+    "undeliver",
+    "undelivered mail",
+    "delivery status notification",
+    "delivery failure",
+    "mail delivery failed",
+    "delivery has failed",
+    "failure notice",
+    "returned mail",
+    "delayed mail",
+    "warning: message",
+    "nondeliverable",
+    "unzustellbar",
+    "non remis",
+    "no se puede entregar",
+)
+
+
+def looks_like_bounce(message: Incoming) -> bool:
+    """A cheap look at the headers: could this be a delivery report at all?"""
+    if message.content_type == "multipart/report":
+        return True
+    if message.has("X-Failed-Recipients"):
+        return True
+    local = message.sender.split("@")[0]
+    if local in _DAEMONS or "mail delivery" in message.sender_name.lower():
+        return True
+    if message.header("Return-Path").strip() == "<>":
+        return True
+    subject = message.subject.lower()
+    return any(s in subject for s in _SUBJECTS)
+
+
+def parse_bounce(message: Incoming) -> Bounce | None:
+    """The delivery report in the message, from the first format that reads it, or None."""
+    if not looks_like_bounce(message):
+        return None
+    for fmt in FORMATS:
+        found = fmt.parse(message)
+        if found is not None and found.recipients:
+            return found
+    return None
