@@ -198,3 +198,15 @@ def test_malformed_headers_are_read_leniently():
     assert message.date is None
     assert message.in_reply_to == ["<a@b>", "<c@d>"]
     assert "body" in message.text
+
+
+def test_an_applicant_tracking_systems_decision_is_the_companys_answer_not_an_auto_reply():
+    """Sent automatically (Auto-Submitted, Precedence: bulk), but it is the company saying no:
+    nothing more should follow it."""
+    _, found = classified("ats_rejection.eml")
+    assert found.kind == "reply"
+    assert found.hiring == "rejection"
+    assert "reads as the company's answer" in found.reason
+    # An out-of-office reply stays one, even when it mentions an interview.
+    _, away = classified("auto_gmail_vacation.eml")
+    assert away.kind == "auto_reply"

@@ -59,4 +59,15 @@ def add_details(message: Incoming, found: Classification, now: datetime) -> Clas
     elif found.kind == AUTO_REPLY:
         received = (message.date or now).date()
         found.return_date = return_date(message.subject + "\n" + message.text, received)
+        hiring, phrase = hiring_rules.label(message.text)
+        if found.return_date is None and hiring != hiring_rules.OTHER and not _away(found):
+            # An applicant-tracking system's decision ("we will not move forward") is sent
+            # automatically, but it is the company answering: nothing more should follow it.
+            found.kind, found.hiring, found.hiring_reason = REPLY, hiring, phrase
+            found.reason = f"{found.reason}, but it reads as the company's answer ({phrase!r})"
     return found
+
+
+def _away(found: Classification) -> bool:
+    """Whether the automatic answer says its writer is away (an out-of-office reply)."""
+    return "out-of-office" in found.reason or "auto-replied" in found.reason
