@@ -175,6 +175,14 @@ def add_interview(
     db: Database, planner: Planner, data: InterviewInput, now: datetime, *, actor: str
 ) -> Outcome:
     """Record an interview with its contacts and plan its follow-ups."""
+    with db.transaction() as session:
+        return record(session, planner, data, now, actor=actor)
+
+
+def record(
+    session: Session, planner: Planner, data: InterviewInput, now: datetime, *, actor: str
+) -> Outcome:
+    """add_interview in the caller's transaction."""
     missing = [
         flag
         for flag, value in (
@@ -199,27 +207,32 @@ def add_interview(
         topics=data.topics,
         greetings=data.greetings,
     )
-    with db.transaction() as session:
-        interview = Interview(
-            company=data.company,
-            role=data.role,
-            starts_at=data.starts_at,
-            timezone=data.timezone,
-            duration_minutes=60,
-            location="",
-            notes="",
-            questions=[],
-            status=InterviewStatus.ACTIVE,
-            created_at=now,
-            updated_at=now,
-        )
-        _apply(interview, data)
-        session.add(interview)
-        session.flush()
-        store_contacts(session, interview, contacts)
-        events.record(session, now, "interview_added", actor=actor, interview_id=interview.id)
-        changes = planner.sync(session, interview, now, actor)
-        return Outcome(interview.id, changes, alike_warnings(contacts))
+    interview = new_interview(data, now)
+    session.add(interview)
+    session.flush()
+    store_contacts(session, interview, contacts)
+    events.record(session, now, "interview_added", actor=actor, interview_id=interview.id)
+    changes = planner.sync(session, interview, now, actor)
+    return Outcome(interview.id, changes, alike_warnings(contacts))
+
+
+def new_interview(data: InterviewInput, now: datetime) -> Interview:
+    """An Interview made from checked input (not yet stored)."""
+    interview = Interview(
+        company=data.company,
+        role=data.role,
+        starts_at=data.starts_at,
+        timezone=data.timezone,
+        duration_minutes=60,
+        location="",
+        notes="",
+        questions=[],
+        status=InterviewStatus.ACTIVE,
+        created_at=now,
+        updated_at=now,
+    )
+    _apply(interview, data)
+    return interview
 
 
 def update_interview(
@@ -235,36 +248,47 @@ def update_interview(
     """Change an active interview; its follow-ups are re-timed, added, cancelled or restored to
     match. With dry_run, nothing is written: the outcome says what would change."""
     with db.transaction() as session:
-        interview = _get(session, interview_id)
-        if interview.status != InterviewStatus.ACTIVE:
-            raise UsageError(
-                f"interview {interview_id} is closed ({interview.status}): it cannot change"
-            )
-        if data.timezone and data.starts_at is None:
-            # Same wall-clock time, new zone: the user corrected the zone, not the time.
-            wall = interview.starts_at.astimezone(ZoneInfo(interview.timezone)).replace(tzinfo=None)
-            data.starts_at = parse_local_datetime(
-                wall.isoformat(" "), ZoneInfo(data.timezone), "--tz"
-            )
-        _apply(interview, data)
-        warnings: list[str] = []
-        if data.changes_contacts:
-            contacts = edit_contacts(
-                live_contacts(interview),
-                replace_all=data.contacts,
-                add=data.add_contacts,
-                remove=data.remove_contacts,
-                topics=data.topics,
-                greetings=data.greetings,
-            )
-            store_contacts(session, interview, contacts)
-            warnings = alike_warnings(contacts)
-        interview.updated_at = now
-        events.record(session, now, "interview_updated", actor=actor, interview_id=interview.id)
-        changes = planner.sync(session, interview, now, actor)
+        outcome = change(session, planner, _get(session, interview_id), data, now, actor=actor)
         if dry_run:
             session.rollback()
-        return Outcome(interview_id, changes, warnings)
+        return outcome
+
+
+def change(
+    session: Session,
+    planner: Planner,
+    interview: Interview,
+    data: InterviewInput,
+    now: datetime,
+    *,
+    actor: str,
+) -> Outcome:
+    """update_interview in the caller's transaction."""
+    if interview.status != InterviewStatus.ACTIVE:
+        raise UsageError(
+            f"interview {interview.id} is closed ({interview.status}): it cannot change"
+        )
+    if data.timezone and data.starts_at is None:
+        # Same wall-clock time, new zone: the user corrected the zone, not the time.
+        wall = interview.starts_at.astimezone(ZoneInfo(interview.timezone)).replace(tzinfo=None)
+        data.starts_at = parse_local_datetime(wall.isoformat(" "), ZoneInfo(data.timezone), "--tz")
+    _apply(interview, data)
+    warnings: list[str] = []
+    if data.changes_contacts:
+        contacts = edit_contacts(
+            live_contacts(interview),
+            replace_all=data.contacts,
+            add=data.add_contacts,
+            remove=data.remove_contacts,
+            topics=data.topics,
+            greetings=data.greetings,
+        )
+        store_contacts(session, interview, contacts)
+        warnings = alike_warnings(contacts)
+    interview.updated_at = now
+    events.record(session, now, "interview_updated", actor=actor, interview_id=interview.id)
+    changes = planner.sync(session, interview, now, actor)
+    return Outcome(interview.id, changes, warnings)
 
 
 @dataclass
@@ -281,26 +305,33 @@ def close_interview(
 ) -> Closed:
     """Close an interview with an outcome and cancel everything that has not started to go
     out, claimed follow-ups included; says which (at most one per worker) was on the wire."""
-    if outcome not in InterviewStatus.outcomes():
-        raise UsageError(f"--outcome {outcome!r}: use offer, rejected or withdrawn")
     with db.transaction() as session:
-        events.set_interview_status(
-            session, interview_id, [InterviewStatus.ACTIVE], outcome, now, actor=actor
+        return close(session, interview_id, outcome, now, actor=actor)
+
+
+def close(
+    session: Session, interview_id: int, outcome: str, now: datetime, *, actor: str
+) -> Closed:
+    """close_interview in the caller's transaction."""
+    if outcome not in InterviewStatus.outcomes():
+        raise UsageError(f"--outcome {outcome!r}: use offer, rejected, withdrawn or cancelled")
+    events.set_interview_status(
+        session, interview_id, [InterviewStatus.ACTIVE], outcome, now, actor=actor
+    )
+    count = cancel_live(
+        session,
+        interview_id,
+        now,
+        actor=actor,
+        detail=f"interview closed: {outcome}",
+        reason=Reason.CLOSED,
+    )
+    sending = session.scalars(
+        select(FollowUp.id).where(
+            FollowUp.interview_id == interview_id, FollowUp.status == Status.SENDING
         )
-        count = cancel_live(
-            session,
-            interview_id,
-            now,
-            actor=actor,
-            detail=f"interview closed: {outcome}",
-            reason=Reason.CLOSED,
-        )
-        sending = session.scalars(
-            select(FollowUp.id).where(
-                FollowUp.interview_id == interview_id, FollowUp.status == Status.SENDING
-            )
-        ).all()
-        return Closed(count, list(sending))
+    ).all()
+    return Closed(count, list(sending))
 
 
 def cancel_live(

@@ -63,10 +63,11 @@ class InterviewStatus(StrEnum):
     OFFER = "offer"  #: closed: an offer came
     REJECTED = "rejected"  #: closed: the company said no
     WITHDRAWN = "withdrawn"  #: closed: the candidate withdrew
+    CANCELLED = "cancelled"  #: closed: the interview itself was called off (its invitation too)
 
     @classmethod
     def outcomes(cls) -> list[str]:
-        return [cls.OFFER, cls.REJECTED, cls.WITHDRAWN]
+        return [cls.OFFER, cls.REJECTED, cls.WITHDRAWN, cls.CANCELLED]
 
 
 class Status(StrEnum):
@@ -128,6 +129,10 @@ class Interview(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: The calendar invitation it was imported from (its UID and SEQUENCE): importing a newer
+    #: version updates this interview instead of recording another.
+    source_uid: Mapped[str | None] = mapped_column(String(500), nullable=True, unique=True)
+    source_sequence: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     contacts: Mapped[list[Contact]] = relationship(
         back_populates="interview", order_by="Contact.position"

@@ -41,6 +41,8 @@ BASELINE: dict[str, list[str]] = {
     "inbox check": [],
     "inbox classify": [str(Path(__file__).parent / "data" / "mail" / "reply_thread.eml")],
     "interview replied": ["1", "--note", "HR called"],
+    "import": ["--dry-run", str(Path(__file__).parent / "data" / "calendar" / "google-invite.ics")],
+    "export": ["--ics"],
 }  # fmt: skip
 
 #: Text a clumsy user or an attacker types: anything, bytes that are not UTF-8, and old friends.

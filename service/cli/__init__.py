@@ -1,6 +1,12 @@
 """The `followup` command line: a thin shell over the service's functions."""
 
-from service.cli import inbox, interviews, review, sending  # noqa: F401  (they register commands)
+from service.cli import (  # noqa: F401  (they register commands)
+    calendar,
+    inbox,
+    interviews,
+    review,
+    sending,
+)
 from service.cli.app import App, cli, main
 
 __all__ = ["App", "cli", "main"]

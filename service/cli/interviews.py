@@ -222,7 +222,7 @@ def interview_show(app: App, interview_id: int, as_json: bool) -> None:
     "--status",
     "statuses",
     multiple=True,
-    type=click.Choice(["active", "offer", "rejected", "withdrawn"]),
+    type=click.Choice(["active", "offer", "rejected", "withdrawn", "cancelled"]),
     help="Only interviews in this state (repeat for several).",
 )
 @limit_option
@@ -265,7 +265,7 @@ def interview_list(app: App, statuses: tuple[str, ...], limit: int | None, as_js
 @click.option(
     "--outcome",
     required=True,
-    type=click.Choice(["offer", "rejected", "withdrawn"]),
+    type=click.Choice(["offer", "rejected", "withdrawn", "cancelled"]),
     help="How it ended.",
 )
 @json_option

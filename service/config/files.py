@@ -45,6 +45,7 @@ KNOWN_SETTINGS = frozenset(
         "BATCH_SIZE",
         "LOG_LEVEL",
         "RENDER_TIMEOUT",
+        "MY_ADDRESSES",
         "IMAP_HOST",
         "IMAP_PORT",
         "IMAP_SECURITY",

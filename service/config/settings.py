@@ -21,7 +21,7 @@ from service.config.values import (
     whole,
 )
 from service.errors import ConfigError, UsageError
-from service.validation import Mailbox, check_zone, is_dir, is_file, parse_mailbox
+from service.validation import Mailbox, check_email, check_zone, is_dir, is_file, parse_mailbox
 
 #: A sender copied from the example file unchanged: never to be sent from over SMTP.
 PLACEHOLDER_DOMAINS = ("example.com", "example.org", "example.net")
@@ -42,6 +42,8 @@ class Settings:
     database_url: str = field(repr=False)  # it may carry the database password
     timezone: ZoneInfo
     sender: Mailbox | None
+    #: The user's other addresses (FOLLOWUP_MY_ADDRESSES): never taken for a contact.
+    my_addresses: tuple[str, ...]
     holidays: str | None
     plan_path: Path | None
     review: bool
@@ -157,6 +159,7 @@ def load_settings(
         database_url=database_url(env, data_dir),
         timezone=zone,
         sender=sender,
+        my_addresses=_my_addresses(env),
         holidays=holidays_code(env),
         plan_path=plan_path,
         review=boolean(env, "FOLLOWUP_REVIEW", False),
@@ -181,3 +184,15 @@ def load_settings(
         render_max_kb=whole(env, "FOLLOWUP_RENDER_MAX_KB", 256, minimum=1, maximum=100_000),
         warnings=tuple(unknown_names(env)),
     )
+
+
+def _my_addresses(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = env.get("FOLLOWUP_MY_ADDRESSES", "").strip()
+    found = []
+    for part in raw.replace(";", ",").split(","):
+        if part.strip():
+            try:
+                found.append(check_email(part.strip(), "FOLLOWUP_MY_ADDRESSES"))
+            except UsageError as exc:
+                raise ConfigError(str(exc)) from None
+    return tuple(found)
