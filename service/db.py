@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.errors import FollowupError, UsageError
+from service.errors import FollowupError, Unreachable, UsageError
 from service.validation import exists
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -170,7 +170,7 @@ def schema_status(db: Database) -> tuple[str | None, str]:
         with db.engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()
     except OperationalError as exc:
-        raise UsageError(f"cannot reach the database: {exc.orig}") from None
+        raise Unreachable(f"cannot reach the database: {exc.orig}") from None
     return current, head
 
 
@@ -199,7 +199,7 @@ def require_migrated(db: Database, where: str = "") -> None:
                 else None
             )
     except OperationalError as exc:
-        raise UsageError(f"cannot reach the database: {exc.orig}") from None
+        raise Unreachable(f"cannot reach the database: {exc.orig}") from None
     if current != SCHEMA_REVISION:
         state = "empty" if current is None else f"at revision {current}"
         raise UsageError(

@@ -237,6 +237,8 @@ UNCERTAIN_CAUSES = {
     Reason.INTERRUPTED: "a worker stopped while sending them",
     Reason.CONNECTION_LOST: "the connection dropped after the message was sent, before the "
     "server answered",
+    Reason.RESTORED: "restored from a backup, they were due since it was taken and may have "
+    "gone out from the old database",
 }
 
 

@@ -28,3 +28,15 @@ class NotFound(UsageError):
 
 class TemplateError(FollowupError):
     """A template does not parse or render; the message names the template and line."""
+
+
+class SetupError(FollowupError):
+    """A service (the worker, the web app) cannot start with these settings, and starting it
+    again will not help: exit 78 (EX_CONFIG), which systemd and Compose do not restart in a loop."""
+
+    exit_code = 78
+
+
+class Unreachable(UsageError):
+    """The database cannot be reached now; it may be later (a service is restarted for it, not
+    stopped as for a configuration error)."""

@@ -46,6 +46,15 @@ MOVES: dict[tuple[str, str], str] = {
     (S.SENDING, S.UNCERTAIN): "worker: lost after the data; or found stuck after a crash",
     (S.SENDING, S.PLANNED): "worker: released, its data never went out",
     (S.SENDING, S.APPROVED): "worker: released, its data never went out",
+    # Restored from a backup: due since the backup was taken, it may have gone out from the
+    # old database in the meantime; the user (or the Sent folder) decides.
+    (S.PLANNED, S.UNCERTAIN): "restore: due since the backup, it may have gone out meanwhile",
+    (
+        S.PENDING_REVIEW,
+        S.UNCERTAIN,
+    ): "restore: due since the backup, it may have gone out meanwhile",
+    (S.APPROVED, S.UNCERTAIN): "restore: due since the backup, it may have gone out meanwhile",
+    (S.DEFERRED, S.UNCERTAIN): "restore: due since the backup, it may have gone out meanwhile",
     # Uncertain: the server may have it; only the user (or the mailbox) decides.
     (S.UNCERTAIN, S.SENT): "worker: the real outcome came late, or it is in the Sent folder",
     (S.UNCERTAIN, S.DEFERRED): "user: retry (same Message-ID)",

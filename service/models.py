@@ -104,6 +104,7 @@ class Reason(StrEnum):
     BOUNCED = "bounced"  #: mail to the address bounced
     INTERRUPTED = "interrupted"  #: uncertain: its worker stopped while sending it
     CONNECTION_LOST = "connection_lost"  #: uncertain: the connection dropped after the data
+    RESTORED = "restored"  #: uncertain: restored from a backup; it may have gone out since
 
 
 #: States from which a follow-up may still go out.

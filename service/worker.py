@@ -27,6 +27,7 @@ from service.config import Settings, find_env_file, user_env_file
 from service.db import Database, sqlite_file
 from service.delivery import Delivery, Summary
 from service.errors import UsageError
+from service.notify import notify
 from service.plan import load_plan
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class Worker:
         #: Reads the settings again; None: never (a worker under test keeps what it was given).
         self.load = load
         self.delivery = Delivery(settings, db)
+        self.delivery.alive = self._beat_if_due
+        self._last_beat: datetime | None = None
         self.inbox = _watch(settings, db, self.delivery.actor)
         self.started_at = clock()
         #: Why the worker stopped by itself (a database file that vanished), if it did.
@@ -109,6 +112,7 @@ class Worker:
             log.warning("%s", warning)
         self.settings = new
         self.delivery = Delivery(new, self.db, plan=plan)
+        self.delivery.alive = self._beat_if_due
         if new.imap != (self.inbox.settings.imap if self.inbox else None):
             if self.inbox is not None:
                 self.inbox.close()
@@ -181,17 +185,28 @@ class Worker:
         if self.inbox is not None:
             self.inbox.check(self.clock())
 
-    def _beat(self) -> None:
-        """The heartbeat: alive now, paused or not, and any mailbox problem (`followup doctor`
-        and the review digest read it)."""
+    def _beat(self, now: datetime | None = None) -> None:
+        """The heartbeat: alive now, paused or not, and any mailbox problem (`followup doctor`,
+        `followup health` and the review digest read it); systemd's watchdog hears it too."""
+        now = now or self.clock()
         workers.beat(
             self.db,
             self.delivery.actor,
             self.started_at,
-            self.clock(),
+            now,
             self.delivery.paused,
             inbox_error=self.inbox.error if self.inbox else None,
         )
+        self._last_beat = now
+        notify("WATCHDOG=1")
+
+    def _beat_if_due(self, now: datetime) -> None:
+        """During a long pass: beat again once a third of a tick has gone by since the last."""
+        if self._last_beat is None or now - self._last_beat >= self.settings.tick / 3:
+            try:
+                self._beat(now)
+            except Exception as exc:  # the pass goes on; the next beat tries again
+                log.warning("heartbeat failed: %s", exc)
 
     def _schedule_wake(self) -> None:
         """Arm a one-off job at the next due moment if it comes before the next tick."""
@@ -225,6 +240,7 @@ class Worker:
             return
         log.info("stopping: finishing the message in flight")
         self.stopping.set()
+        notify("STOPPING=1")
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
@@ -252,6 +268,9 @@ class Worker:
             int(self.settings.send_lease.total_seconds()),
         )
         try:
+            # Alive and connected: say so before the first pass, which may be long.
+            self._beat()
+            notify(f"READY=1\nSTATUS=sending via {transport}")
             self.scheduler.start()
         finally:
             for sig, handler in previous.items():

@@ -43,6 +43,11 @@ BASELINE: dict[str, list[str]] = {
     "interview replied": ["1", "--note", "HR called"],
     "import": ["--dry-run", str(Path(__file__).parent / "data" / "calendar" / "google-invite.ics")],
     "export": ["--ics"],
+    "backup": ["--out", "backup.db"],
+    "restore": ["backup.db"],
+    "load": ["export.jsonl"],
+    "health": ["--no-worker", "--web", "http://127.0.0.1:9/healthz"],
+    "service install": ["--print"],
 }  # fmt: skip
 
 #: Text a clumsy user or an attacker types: anything, bytes that are not UTF-8, and old friends.

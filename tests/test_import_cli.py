@@ -20,7 +20,8 @@ def counts(db_url) -> tuple[int, int, int]:
     db = Database(db_url)
     with db.transaction() as session:
         found = tuple(
-            session.scalar(select(func.count()).select_from(t)) for t in (Interview, FollowUp, Event)
+            session.scalar(select(func.count()).select_from(t))
+            for t in (Interview, FollowUp, Event)
         )
     db.dispose()
     return found
@@ -103,7 +104,9 @@ def test_the_users_own_addresses_are_never_interviewers(workdir, run, clock, mon
 def test_one_broken_file_and_nothing_of_any_file_is_written(workdir, run, clock, db_url):
     clock.set(datetime(2026, 9, 1, 12, 0, tzinfo=UTC))
     run("migrate")
-    result = run("import", str(GOOGLE), str(CALENDAR / "truncated.ics"), str(CALENDAR / "allday.ics"))
+    result = run(
+        "import", str(GOOGLE), str(CALENDAR / "truncated.ics"), str(CALENDAR / "allday.ics")
+    )
     assert result.code == 2
     assert "truncated.ics" in result.err and "allday.ics" in result.err
     assert counts(db_url) == (0, 0, 0)

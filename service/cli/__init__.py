@@ -2,6 +2,8 @@
 
 from service.cli import (  # noqa: F401  (they register commands)
     calendar,
+    data,
+    deploy,
     inbox,
     interviews,
     review,

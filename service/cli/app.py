@@ -2,13 +2,16 @@
 
 Exit codes: 0 done; 2 the request cannot be done as asked (bad input or settings, an unknown id,
 or a record whose state does not allow it, such as approving twice); 1 anything else (a database
-or server failure, a bug). Errors are one line on stderr; `--debug` shows the traceback.
+or server failure, a bug); 78 (EX_CONFIG) a service (`worker`, `serve`) that cannot start with
+these settings, so that its service manager does not restart it in a loop. Errors are one line on stderr; `--debug` shows the traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -27,6 +30,21 @@ log = logging.getLogger("followup")
 
 #: A record id as the database stores it: anything else is refused as bad input.
 ID = click.IntRange(min=1, max=2**31 - 1)
+
+
+class FileName(click.ParamType):
+    """A file name as the system can take it (no NUL, not empty); whether it exists is the
+    command's business."""
+
+    name = "file"
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str) or not value or "\x00" in value:
+            self.fail(f"{value!r} is not a file name", param, ctx)
+        return value
+
+
+FILE = FileName()
 
 
 class App:
@@ -84,6 +102,19 @@ class App:
         from service.events import actor_name
 
         return actor_name(role)
+
+    @contextlib.contextmanager
+    def starting(self, *, service: bool) -> Iterator[None]:
+        """A long-running service's start: a settings error exits 78 (EX_CONFIG), which the
+        systemd unit and Compose do not restart in a loop; a one-shot run keeps exit 2."""
+        from service.errors import SetupError, Unreachable, UsageError
+
+        try:
+            yield
+        except UsageError as exc:
+            if not service or isinstance(exc, Unreachable):
+                raise
+            raise SetupError(f"{exc} (then start it again)") from None
 
     def close(self) -> None:
         """Give back database connections when the command ends."""

@@ -9,7 +9,7 @@ import tempfile
 
 import click
 
-from service.cli.app import App, cli, pass_app
+from service.cli.app import FILE, App, cli, pass_app
 
 
 @cli.command("import")
@@ -143,17 +143,33 @@ def _writer(report, app: App, *, dry_run: bool, as_json: bool):
 
 @cli.command("export")
 @click.option("--ics", "as_ics", is_flag=True, help="The upcoming schedule as a calendar (.ics).")
-@click.option("--out", "out", help="Write to this file (atomically) instead of to the output.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="All your data, to keep or to `followup load` elsewhere.",
+)
+@click.option(
+    "--out", "out", type=FILE, help="Write to this file (atomically) instead of to the output."
+)
 @pass_app
-def export_cmd(app: App, as_ics: bool, out: str | None) -> None:
-    """Export the upcoming follow-ups as a calendar: re-importing it updates the events."""
+def export_cmd(app: App, as_ics: bool, as_json: bool, out: str | None) -> None:
+    """Export the upcoming follow-ups as a calendar (--ics): re-importing it updates the
+    events; or every record as JSON Lines (--json), the format of docs/data-format.md."""
     from service.errors import UsageError
-    from service.importing.export import calendar_bytes, load_schedule
 
-    if not as_ics:
-        raise UsageError("say what to export: --ics (the schedule, for your calendar)")
+    if as_ics == as_json:
+        raise UsageError(
+            "say what to export: --ics (the schedule, for your calendar) or --json (all your "
+            "data, for `followup load`)"
+        )
     db = app.ready_db()
     now = app.now()
+    if as_json:
+        _export_json(db, out, now)
+        return
+    from service.importing.export import calendar_bytes, load_schedule
+
     rows, sequences = load_schedule(db, now)
     body = calendar_bytes(
         rows,
@@ -166,26 +182,24 @@ def export_cmd(app: App, as_ics: bool, out: str | None) -> None:
         sys.stdout.buffer.write(body)
         sys.stdout.flush()
         return
-    _write_atomically(out, body)
+    from pathlib import Path
+
+    from service.archive.backup import atomic_path
+
+    with atomic_path(Path(out)) as tmp, open(tmp, "wb") as fh:
+        fh.write(body)
     click.echo(f"wrote {len(rows)} follow-up(s) to {out}", err=True)
 
 
-def _write_atomically(path: str, body: bytes) -> None:
-    import os
-    import tempfile
+def _export_json(db, out: str | None, now) -> None:
     from pathlib import Path
 
-    from service.errors import UsageError
+    from service.archive import portable
+    from service.archive.backup import atomic_path
 
-    target = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=".tmp-", suffix=target.suffix)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(body)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise UsageError(f"--out {path!r}: cannot write it ({exc.strerror})") from None
-    except ValueError:  # a NUL in the name
-        raise UsageError(f"--out {path!r} is not a file name") from None
+    if out is None:
+        portable.export(db, sys.stdout, now)
+        return
+    with atomic_path(Path(out)) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        counts = portable.export(db, fh, now)
+    click.echo(f"wrote {portable.describe(counts)} to {out}", err=True)

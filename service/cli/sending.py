@@ -103,15 +103,16 @@ def worker_cmd(app: App, once: bool) -> None:
     from service.config import load_settings
     from service.worker import Worker
 
-    settings = app.settings
-    settings.require_sender()
-    if settings.smtp is None and settings.sender is None:
-        click.echo(
-            "followup: warning: FOLLOWUP_FROM is not set: mail is written to the outbox signed "
-            f"'Your Name' until you set it in .env ({settings.outbox_dir})",
-            err=True,
-        )
-    worker = Worker(settings, app.ready_db(), clock=app.now, load=load_settings)
+    with app.starting(service=not once):
+        settings = app.settings
+        settings.require_sender()
+        if settings.smtp is None and settings.sender is None:
+            click.echo(
+                "followup: warning: FOLLOWUP_FROM is not set: mail is written to the outbox "
+                f"signed 'Your Name' until you set it in .env ({settings.outbox_dir})",
+                err=True,
+            )
+        worker = Worker(settings, app.ready_db(), clock=app.now, load=load_settings)
     if once:
         summary = worker.run_until_idle()
         click.echo(

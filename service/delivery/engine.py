@@ -66,6 +66,9 @@ class Delivery:
         self.retry_after: datetime | None = None
         self._failures = 0
         self._last_error: str | None = None
+        #: Called with the time before each message of a pass (the worker's heartbeat: a long
+        #: pass through a slow server still shows the worker alive).
+        self.alive: Callable[[datetime], None] | None = None
 
     @property
     def templates(self) -> Templates:
@@ -147,7 +150,10 @@ class Delivery:
             )  # fmt: skip
             if prepared.decisions:
                 self._decide(prepared.decisions, recorder, clock())
-            yield from prepared.ready
+            for ready in prepared.ready:
+                if self.alive is not None:
+                    self.alive(clock())
+                yield ready
 
     def _decide(self, decisions: list[Decision], recorder: Recorder, now: datetime) -> None:
         """Record what does not go now: to review, held, back to review, or failed."""

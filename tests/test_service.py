@@ -1,0 +1,257 @@
+"""A worker that heals and says how it is: heartbeat and `followup health`, systemd's ready
+notification, exit 78 on bad settings (no restart loop), and the systemd unit itself."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from processes import LogReader, seed_due, start_worker, worker_env
+
+from service import systemd, workers
+from service.db import Database
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_health_is_0_while_a_worker_beats_and_1_when_it_is_stale_or_paused(
+    workdir, run, clock, db_url
+):
+    clock.set(datetime(2026, 9, 1, 12, 0, tzinfo=UTC))
+    tick = {"FOLLOWUP_TICK": "30s"}
+    none = run("health", env=tick)
+    assert none.code == 1 and "no worker beat in the last three ticks (90s)" in none.out
+
+    db = Database(db_url)
+    here = f"worker@{socket.gethostname()}:4242"
+    workers.beat(db, here, clock(), clock(), None)
+    fresh = run("health", env=tick)
+    assert fresh.code == 0, fresh.out
+    assert fresh.out.startswith("ok  worker: 1 running, last beat 0s ago")
+
+    clock.advance(timedelta(seconds=89))
+    assert run("health", env=tick).code == 0
+    clock.advance(timedelta(seconds=2))
+    stale = run("health", "--json", env=tick)
+    assert stale.code == 1
+    assert stale.json() == {
+        "healthy": False,
+        "checks": [
+            {
+                "name": "worker",
+                "ok": False,
+                "detail": "no worker beat in the last three ticks (90s): the last beat was 91s ago",
+            }
+        ],
+    }
+    assert run("health", env={"FOLLOWUP_TICK": "1m"}).code == 0  # three ticks are 3 minutes now
+
+    # Paused sending (a refused login) is not healthy: nothing goes out.
+    workers.beat(db, here, clock(), clock(), "535 authentication failed")
+    paused = run("health", env=tick)
+    assert paused.code == 1 and "sending paused: 535 authentication failed" in paused.out
+
+    # --this-host: a worker of another host (another container) does not count for this one.
+    workers.forget(db, here)
+    workers.beat(db, "worker@elsewhere:1", clock(), clock(), None)
+    assert run("health", env=tick).code == 0
+    mine = run("health", "--this-host", env=tick)
+    assert mine.code == 1 and f"no worker on {socket.gethostname()}" in mine.out
+    db.dispose()
+
+
+class _Answer(http.server.BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self):  # noqa: N802 (the handler's name)
+        self.send_response(self.status)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_health_checks_the_web_app_when_asked(workdir, run, clock, db_url):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/healthz"
+    try:
+        up = run("health", "--no-worker", "--web", url)
+        assert up.code == 0 and f"ok  web: {url} answered 200" in up.out
+        _Answer.status = 503
+        down = run("health", "--no-worker", "--web", url)
+        assert down.code == 1 and "503" in down.out
+    finally:
+        _Answer.status = 200
+        server.shutdown()
+        server.server_close()
+    gone = run("health", "--no-worker", "--web", url)
+    assert gone.code == 1 and "does not answer" in gone.out
+    bad = run("health", "--no-worker", "--web", "ftp://x")
+    assert bad.code == 2 and "not an http(s) URL" in bad.err
+    assert run("health", "--no-worker").code == 2
+
+
+def test_health_says_unhealthy_when_the_database_cannot_be_reached(tmp_path, run, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("health", env={"FOLLOWUP_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"})
+    assert result.code == 1
+    assert result.out.startswith("unhealthy  database: cannot be read:")
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"FOLLOWUP_TIMEZONE": "Mars/Olympus_Mons"},
+        {"FOLLOWUP_SMTP_HOST": "smtp.example.org", "FOLLOWUP_FROM": ""},  # who would it be from?
+        {"FOLLOWUP_REVIEW": "perhaps"},
+    ],
+)
+def test_a_worker_with_bad_settings_exits_78_once_not_in_a_loop(tmp_path, db_url, setting):
+    env = worker_env(db_url, {}, **setting)
+    worker = start_worker(tmp_path, env)
+    out, err = worker.communicate(timeout=60)
+    assert worker.returncode == 78, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("followup: error: ") and "FOLLOWUP_" in lines[0]
+    # Run once (cron), the same mistake is a usage error.
+    once = start_worker(tmp_path, env, "--once")
+    once.communicate(timeout=60)
+    assert once.returncode == 2
+
+
+def test_a_worker_that_cannot_reach_its_database_exits_for_a_restart(tmp_path):
+    env = worker_env("postgresql://nobody@127.0.0.1:1/followup", {})
+    worker = start_worker(tmp_path, env)
+    _, err = worker.communicate(timeout=60)
+    assert worker.returncode not in (0, 78), err  # systemd and Compose try again later
+    assert "cannot reach" in err
+
+
+def test_the_worker_tells_systemd_it_is_ready_and_keeps_beating(tmp_path, db_url, mailserver):
+    """Type=notify: READY=1 once the worker runs, WATCHDOG=1 with each heartbeat, STOPPING=1."""
+    path = tmp_path / "notify.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(path))
+    listener.settimeout(30)
+    seed_due(db_url, 3)
+    env = worker_env(
+        db_url, mailserver.env(), NOTIFY_SOCKET=str(path), FOLLOWUP_TICK="1s",
+        FOLLOWUP_LOG_LEVEL="INFO",
+    )  # fmt: skip
+    worker = start_worker(tmp_path, env)
+    log = LogReader(worker)
+    heard: list[str] = []
+    try:
+        while not any(m.startswith("READY=1") for m in heard):
+            heard.append(listener.recv(4096).decode())
+        assert "STATUS=sending via 127.0.0.1" in heard[-1]
+        while heard.count("WATCHDOG=1") < 3:  # three ticks: the heartbeat goes on
+            heard.append(listener.recv(4096).decode())
+        assert len(mailserver.received) == 3
+        db = Database(db_url)
+        (row,) = workers.everyone(db)
+        db.dispose()
+        assert row.name.endswith(f":{worker.pid}")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+        log.finish()
+    while "STOPPING=1" not in heard:
+        heard.append(listener.recv(4096).decode())
+    listener.close()
+    assert worker.returncode == 0
+
+
+def test_a_long_pass_keeps_beating(tmp_path, db_url, mailserver):
+    """A backlog through a slow server takes many ticks: the worker shows alive all along."""
+    original = mailserver.recorder.handle_DATA
+    arrived = threading.Semaphore(0)
+
+    async def slow(server, session, envelope):
+        import asyncio
+
+        await asyncio.sleep(0.3)
+        arrived.release()
+        return await original(server, session, envelope)
+
+    mailserver.recorder.handle_DATA = slow
+    seed_due(db_url, 12)
+    db = Database(db_url)
+    env = worker_env(db_url, mailserver.env(), FOLLOWUP_TICK="1s", FOLLOWUP_BATCH_SIZE="100")
+    worker = start_worker(tmp_path, env)
+    beats = set()
+    try:
+        for _ in range(12):  # the whole backlog is one pass of ~3.6 s, more than three ticks
+            assert arrived.acquire(timeout=30)
+            beats |= {w.heartbeat_at for w in workers.everyone(db)}
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=30)
+        db.dispose()
+    assert len(beats) >= 4, "the heartbeat stood still during the pass"
+
+
+def test_service_install_writes_a_unit_for_this_followup_and_these_settings(
+    workdir, run, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("FOLLOWUP_DATABASE_URL")
+    monkeypatch.delenv("FOLLOWUP_FROM")
+    monkeypatch.delenv("FOLLOWUP_TIMEZONE")
+    (workdir / ".env").write_text("FOLLOWUP_FROM=Ada Candidate <ada@candidate.example>\n")
+    result = run("service", "install", "--user")
+    assert result.code == 0, result.err
+    unit = tmp_path / "config" / "systemd" / "user" / "followup-worker.service"
+    text = unit.read_text()
+    assert f"WorkingDirectory={workdir}\n" in text
+    assert f"Environment=FOLLOWUP_ENV_FILE={workdir / '.env'}\n" in text
+    assert "RestartPreventExitStatus=78\n" in text and "Type=notify\n" in text
+    assert "systemctl --user enable --now followup-worker" in result.out
+    # Written again only when asked: the user may have edited it.
+    unit.write_text(text + "# mine\n")
+    again = run("service", "install", "--user")
+    assert again.code == 2 and "--force" in again.err
+    assert run("service", "install", "--force").code == 0 and unit.read_text() == text
+    assert run("service", "install", "--print").out == text
+
+
+def test_the_documented_unit_is_the_one_followup_writes():
+    shipped = (REPO / "docs" / "systemd" / "followup-worker.service").read_text()
+    assert shipped == systemd.documented_unit()
+
+
+def _verify(unit: Path) -> subprocess.CompletedProcess:
+    runtime = unit.parent / "runtime"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    return subprocess.run(
+        ["systemd-analyze", "--user", "verify", str(unit)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)},
+        timeout=60,
+    )
+
+
+def test_the_unit_passes_systemd_analyze_verify(tmp_path):
+    assert shutil.which("systemd-analyze"), "systemd-analyze is needed (.ci/run installs it)"
+    followup = Path(sys.executable).with_name("followup")
+    unit = tmp_path / systemd.UNIT_NAME
+    unit.write_text(
+        systemd.unit_text(str(followup), workdir=tmp_path, env_file=tmp_path / "my settings.env")
+    )
+    result = _verify(unit)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    # The check is real: a mistyped key is reported.
+    unit.write_text(unit.read_text().replace("RestartPreventExitStatus", "RestartPreventExit"))
+    assert "Unknown key" in _verify(unit).stderr
