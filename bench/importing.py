@@ -88,7 +88,9 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     args = parser.parse_args()
     print(f"import benchmark: {machine()}; load average {loadavg()}")
-    lines = [["backend", "rows", "follow-ups", "wall s", "CPU s", "peak MB", "follow-ups/s", "goal"]]
+    lines = [
+        ["backend", "rows", "follow-ups", "wall s", "CPU s", "peak MB", "follow-ups/s", "goal"]
+    ]
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
