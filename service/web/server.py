@@ -108,6 +108,9 @@ def serve(
     echo(f"open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown}:{port}")
     if settings.web.url:
         echo(f"digest links point at {settings.web.url}")
+    # uvicorn re-raises the signal that stopped it once it is done: with these handlers that
+    # ends the call here, so the worker is stopped too (the default would kill the process).
+    previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         # No access log: the path of a digest's approve link is a credential.
         uvicorn.run(
@@ -119,6 +122,18 @@ def serve(
             server_header=False,
             proxy_headers=True,
         )
+    except Stopped:
+        pass
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if worker is not None:
             stop_worker(worker)
+
+
+class Stopped(Exception):
+    """SIGINT or SIGTERM, after uvicorn finished its graceful shutdown."""
+
+
+def _stopped(_signum, _frame) -> None:
+    raise Stopped()
