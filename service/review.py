@@ -309,7 +309,9 @@ class QueueItem:
         return any(f.blocking for f in self.findings)
 
 
-def _load(session: Session, ids: list[int] | None = None) -> list[FollowUp]:
+def _load(
+    session: Session, ids: list[int] | None = None, limit: int | None = None, offset: int = 0
+) -> list[FollowUp]:
     query = select(FollowUp).options(
         selectinload(FollowUp.contact),
         selectinload(FollowUp.interview).selectinload(Interview.contacts),
@@ -318,7 +320,8 @@ def _load(session: Session, ids: list[int] | None = None) -> list[FollowUp]:
         query = query.where(FollowUp.status == Status.PENDING_REVIEW)
     else:
         query = query.where(FollowUp.id.in_(ids))
-    return list(session.scalars(query.order_by(FollowUp.due_at, FollowUp.id)))
+    query = query.order_by(FollowUp.due_at, FollowUp.id).offset(offset or None).limit(limit)
+    return list(session.scalars(query))
 
 
 def split_for_approve_all(
@@ -330,10 +333,19 @@ def split_for_approve_all(
     return [i for i in items if i not in held], held
 
 
-def pending(db: Database) -> list[QueueItem]:
-    """What waits for review, soonest due first, with the checks for each."""
+def pending(db: Database, *, limit: int | None = None, offset: int = 0) -> list[QueueItem]:
+    """What waits for review, soonest due first, with the checks for each (a page of it, with
+    limit and offset)."""
     with db.reading() as session:
-        return [QueueItem(f, check_followup(f)) for f in _load(session)]
+        return [QueueItem(f, check_followup(f)) for f in _load(session, None, limit, offset)]
+
+
+def count_pending(db: Database) -> int:
+    """How many follow-ups wait for review."""
+    with db.reading() as session:
+        return session.scalar(
+            select(func.count(FollowUp.id)).where(FollowUp.status == Status.PENDING_REVIEW)
+        )
 
 
 def get_item(db: Database, followup_id: int) -> QueueItem:

@@ -91,7 +91,7 @@ def today(request: Request) -> Response:
 
     web = web_of(request)
     now = web.now()
-    waiting = review.pending(web.db)
+    waiting = review.pending(web.db, limit=SHOWN)
     attention = list(
         listings.followups(
             web.db, statuses=(Status.UNCERTAIN, Status.FAILED, Status.BOUNCED), limit=100
@@ -107,8 +107,8 @@ def today(request: Request) -> Response:
         request,
         "today.html",
         now=now,
-        waiting=waiting[:SHOWN],
-        waiting_count=len(waiting),
+        waiting=waiting,
+        waiting_count=review.count_pending(web.db),
         attention=attention,
         replies=history.recent_replies(web.db, now - timedelta(days=14)),
         upcoming=upcoming,

@@ -33,9 +33,8 @@ def queue(request: Request, page: int = 1) -> Response:
     from service import review
 
     web = web_of(request)
-    items = review.pending(web.db)
-    approvable, held = review.split_for_approve_all(items)
-    pages = max(1, -(-len(items) // PAGE))
+    total = review.count_pending(web.db)
+    pages = max(1, -(-total // PAGE))
     page = min(max(1, page), pages)
     return web.render(
         request,
@@ -43,10 +42,8 @@ def queue(request: Request, page: int = 1) -> Response:
         now=web.now(),
         sender=sender(web),
         me=web.me,
-        items=items[(page - 1) * PAGE : page * PAGE],
-        total=len(items),
-        approvable=len(approvable),
-        held=len(held),
+        items=review.pending(web.db, limit=PAGE, offset=(page - 1) * PAGE),
+        total=total,
         page=page,
         pages=pages,
         snooze_default=timedelta(days=1),
