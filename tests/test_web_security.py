@@ -225,3 +225,13 @@ def test_serve_refuses_a_public_address_without_a_password(run, workdir):
     result = run("serve", "--host", "0.0.0.0", "--port", "1")
     assert result.code == 2
     assert "refusing to listen on 0.0.0.0" in result.err and "FOLLOWUP_WEB_PASSWORD" in result.err
+
+
+def test_ids_out_of_the_database_range_are_refused_as_bad_input(logged_in):
+    for path in ("/followups/0", "/followups/99999999999999999999", "/interviews/-1"):
+        page = logged_in.get(path)
+        assert page.status_code == 422 and "not valid" in page.text, path
+    api = logged_in.get(
+        "/api/v1/followups/99999999999", headers={"Authorization": f"Bearer {API_TOKEN}"}
+    )
+    assert api.status_code == 422 and api.json()["errors"][0]["field"] == "followup_id"

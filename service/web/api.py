@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from service.errors import NotFound, StateConflict, UsageError
-from service.web.app import Web, web_of
+from service.web.app import RecordId, Web, web_of
 from service.web.interview_pages import field_of
 from service.web.security import same_token
 
@@ -73,7 +73,15 @@ def install_errors(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> Response:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if not request.url.path.startswith("/api/"):
+            return web_of(request).render(
+                request,
+                "message.html",
+                status=422,
+                title="Not done",
+                message="That address or form is not valid: go back and try again.",
+            )
         errors = [
             {"field": str(e["loc"][-1]) if e.get("loc") else None, "reason": e["msg"]}
             for e in exc.errors()
@@ -159,12 +167,12 @@ def create_interview(request: Request, body: InterviewIn) -> Response:
 
 
 @router.get("/interviews/{interview_id}")
-def get_interview(request: Request, interview_id: int) -> Response:
+def get_interview(request: Request, interview_id: RecordId) -> Response:
     return _json(_interview(web_of(request), interview_id))
 
 
 @router.patch("/interviews/{interview_id}")
-def update_interview(request: Request, interview_id: int, body: InterviewChange) -> Response:
+def update_interview(request: Request, interview_id: RecordId, body: InterviewChange) -> Response:
     from service import formatting, interviews, planner, review
     from service.rendering import templates_for
 
@@ -202,7 +210,7 @@ def update_interview(request: Request, interview_id: int, body: InterviewChange)
 
 
 @router.post("/interviews/{interview_id}/close")
-def close_interview(request: Request, interview_id: int, body: Close) -> Response:
+def close_interview(request: Request, interview_id: RecordId, body: Close) -> Response:
     from service import interviews
 
     web = web_of(request)
@@ -315,7 +323,7 @@ def _followup(web: Web, followup_id: int) -> dict:
 
 
 @router.get("/followups/{followup_id}")
-def get_followup(request: Request, followup_id: int) -> Response:
+def get_followup(request: Request, followup_id: RecordId) -> Response:
     return _json(_followup(web_of(request), followup_id))
 
 
@@ -326,7 +334,7 @@ class Approval(BaseModel):
 
 
 @router.post("/followups/{followup_id}/approve")
-def approve(request: Request, followup_id: int, body: Approval | None = None) -> Response:
+def approve(request: Request, followup_id: RecordId, body: Approval | None = None) -> Response:
     from service import review
 
     web = web_of(request)
@@ -336,7 +344,7 @@ def approve(request: Request, followup_id: int, body: Approval | None = None) ->
 
 
 @router.post("/followups/{followup_id}/reject")
-def reject(request: Request, followup_id: int) -> Response:
+def reject(request: Request, followup_id: RecordId) -> Response:
     from service import review
 
     web = web_of(request)
@@ -350,7 +358,7 @@ class Text(BaseModel):
 
 
 @router.put("/followups/{followup_id}/text")
-def edit(request: Request, followup_id: int, text: Text) -> Response:
+def edit(request: Request, followup_id: RecordId, text: Text) -> Response:
     """Replace the text (checked as `followup edit` checks it); it then waits for approval."""
     from service import review
 
@@ -365,7 +373,7 @@ def edit(request: Request, followup_id: int, text: Text) -> Response:
 
 
 @router.post("/followups/{followup_id}/retry")
-def retry(request: Request, followup_id: int) -> Response:
+def retry(request: Request, followup_id: RecordId) -> Response:
     from service import followups
 
     web = web_of(request)
@@ -374,7 +382,7 @@ def retry(request: Request, followup_id: int) -> Response:
 
 
 @router.post("/followups/{followup_id}/cancel")
-def cancel(request: Request, followup_id: int) -> Response:
+def cancel(request: Request, followup_id: RecordId) -> Response:
     from service import followups
 
     web = web_of(request)

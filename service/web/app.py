@@ -8,11 +8,12 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property
-from pathlib import Path
+from pathlib import Path as FilePath
+from typing import Annotated
 from urllib.parse import quote
 
 import jinja2
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -23,8 +24,10 @@ from service.web import security
 from service.web.security import CSRF_COOKIE, SESSION_COOKIE, Session, same_token
 
 log = logging.getLogger(__name__)
-HERE = Path(__file__).resolve().parent
+HERE = FilePath(__file__).resolve().parent
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+#: A record id as the database stores it (the CLI's `ID`): anything else is refused as bad input.
+RecordId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def utcnow() -> datetime:

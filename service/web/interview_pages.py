@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from service.errors import FollowupError, UsageError
-from service.web.app import Web, logged_in, web_of
+from service.web.app import RecordId, Web, logged_in, web_of
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(logged_in)])
 
@@ -169,7 +169,7 @@ def add(
 
 
 @router.get("/interviews/{interview_id}")
-def detail(request: Request, interview_id: int) -> Response:
+def detail(request: Request, interview_id: RecordId) -> Response:
     from service import history, interviews
 
     web = web_of(request)
@@ -190,7 +190,7 @@ def detail(request: Request, interview_id: int) -> Response:
 
 
 @router.get("/interviews/{interview_id}/edit")
-def edit_page(request: Request, interview_id: int) -> Response:
+def edit_page(request: Request, interview_id: RecordId) -> Response:
     from service import interviews
 
     web = web_of(request)
@@ -201,7 +201,7 @@ def edit_page(request: Request, interview_id: int) -> Response:
 @router.post("/interviews/{interview_id}/edit")
 def edit(
     request: Request,
-    interview_id: int,
+    interview_id: RecordId,
     company: str = Form(""),
     role: str = Form(""),
     at: str = Form(""),
@@ -259,7 +259,7 @@ def edit(
 
 @router.post("/interviews/{interview_id}/close")
 def close(
-    request: Request, interview_id: int, outcome: str = Form(""), _=Depends(logged_in)
+    request: Request, interview_id: RecordId, outcome: str = Form(""), _=Depends(logged_in)
 ) -> Response:
     from service import interviews
 

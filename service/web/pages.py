@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from service.errors import FollowupError
-from service.web.app import logged_in, web_of
+from service.web.app import RecordId, logged_in, web_of
 from service.web.security import SESSION_COOKIE, SESSION_LIFETIME
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def today(request: Request) -> Response:
 
 
 @router.get("/followups/{followup_id}")
-def followup_page(request: Request, followup_id: int) -> Response:
+def followup_page(request: Request, followup_id: RecordId) -> Response:
     """One follow-up: the message as it goes out, its status, its events; retry or cancel."""
     from service import followups, history, review
 
@@ -140,7 +140,7 @@ def followup_page(request: Request, followup_id: int) -> Response:
 
 
 @router.post("/followups/{followup_id}/retry")
-def retry(request: Request, followup_id: int) -> Response:
+def retry(request: Request, followup_id: RecordId) -> Response:
     from service import followups
 
     web = web_of(request)
@@ -153,7 +153,7 @@ def retry(request: Request, followup_id: int) -> Response:
 
 
 @router.post("/followups/{followup_id}/cancel")
-def cancel(request: Request, followup_id: int) -> Response:
+def cancel(request: Request, followup_id: RecordId) -> Response:
     from service import followups
 
     web = web_of(request)

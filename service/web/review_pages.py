@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from service.errors import FollowupError, UsageError
-from service.web.app import Web, logged_in, web_of
+from service.web.app import RecordId, Web, logged_in, web_of
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(logged_in)])
 #: Messages shown whole on one page of the queue.
@@ -53,7 +53,7 @@ def queue(request: Request, page: int = 1) -> Response:
 @router.post("/review/{followup_id}/approve")
 def approve(
     request: Request,
-    followup_id: int,
+    followup_id: RecordId,
     seen: str = Form(""),
     page: int = Form(1),
 ) -> Response:
@@ -71,7 +71,7 @@ def approve(
 
 @router.post("/review/{followup_id}/reject")
 def reject(
-    request: Request, followup_id: int, page: int = Form(1), _=Depends(logged_in)
+    request: Request, followup_id: RecordId, page: int = Form(1), _=Depends(logged_in)
 ) -> Response:
     from service import review
 
@@ -87,7 +87,7 @@ def reject(
 @router.post("/review/{followup_id}/snooze")
 def snooze(
     request: Request,
-    followup_id: int,
+    followup_id: RecordId,
     until: str = Form(""),
     page: int = Form(1),
 ) -> Response:
@@ -106,7 +106,7 @@ def snooze(
 
 
 @router.get("/review/{followup_id}/edit")
-def edit_page(request: Request, followup_id: int) -> Response:
+def edit_page(request: Request, followup_id: RecordId) -> Response:
     from service import review
 
     web = web_of(request)
@@ -127,7 +127,7 @@ def edit_page(request: Request, followup_id: int) -> Response:
 @router.post("/review/{followup_id}/edit")
 def edit(
     request: Request,
-    followup_id: int,
+    followup_id: RecordId,
     subject: str = Form(""),
     body: str = Form(""),
 ) -> Response:
