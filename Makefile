@@ -1,4 +1,4 @@
-# The two commands of the README: `make run` (install and run the service), `make test`.
+# The two commands of the README: `make run` (install, then the web app and the worker), `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -18,7 +18,7 @@ install-test: $(BIN)/python
 run: install
 	@test -f .env || (cp .env.example .env && echo "created .env from .env.example: edit it to set your name, zone and SMTP")
 	$(BIN)/followup migrate
-	$(BIN)/followup worker
+	$(BIN)/followup serve --with-worker
 
 test: install-test
 	$(BIN)/pytest -n 2

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, or_, select
 
 from service.db import Database
 from service.models import LIVE, Contact, FollowUp, Interview, Status
@@ -102,8 +102,12 @@ def followups(
     since: datetime | None = None,
     interview_id: int | None = None,
     limit: int | None = None,
+    after: tuple[datetime, int] | None = None,
 ) -> Iterator[Listed]:
-    """Follow-ups by due time, streamed; `statuses` None means every one ever planned."""
+    """Follow-ups by due time, streamed; `statuses` None means every one ever planned.
+
+    `after` (due time, id) of the last one seen gives the next page.
+    """
     query: Select = (
         select(*_COLUMNS)
         .outerjoin(Interview, FollowUp.interview_id == Interview.id)
@@ -116,6 +120,11 @@ def followups(
         query = query.where(FollowUp.due_at >= since)
     if interview_id is not None:
         query = query.where(FollowUp.interview_id == interview_id)
+    if after is not None:
+        due, last_id = after
+        query = query.where(
+            or_(FollowUp.due_at > due, and_(FollowUp.due_at == due, FollowUp.id > last_id))
+        )
     if limit is not None:
         query = query.limit(limit)
     with db.reading() as session:

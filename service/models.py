@@ -356,3 +356,34 @@ class SentCopy(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_try_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# --- web (issue 11): what `followup serve` and the worker share ------------------------------
+
+
+class WebSecret(Base):
+    """A secret kept in the database, so the worker and the web app share it: the key that
+    signs digest links, the hash of a login password generated at first start."""
+
+    __tablename__ = "web_secrets"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ApproveLink(Base):
+    """An approve link of a review digest, for one follow-up: usable once, until it expires.
+
+    Only a hash of the link's token is stored: the database alone cannot make a usable link.
+    """
+
+    __tablename__ = "web_approve_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    followup_id: Mapped[int] = mapped_column(ForeignKey("followups.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Set by the one POST that used it, whatever the outcome: a link works once.
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

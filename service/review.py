@@ -229,10 +229,18 @@ def queue_digest(
             .options(selectinload(FollowUp.contact), selectinload(FollowUp.interview))
             .order_by(FollowUp.due_at, FollowUp.id)
         ).all()
+    # Approve links (issue 11), only when the web app's address is set: FOLLOWUP_WEB_URL.
+    from service import links
+
+    approve_links = links.prepare(db, settings.web.url, waiting, now)
+    items = [_digest_item(f, settings.timezone, now) for f in waiting]
+    for item in items:
+        if item["id"] in approve_links:
+            item["link"] = approve_links[item["id"]].url
     context = {
         "me": person(me),
         "count": len(waiting),
-        "items": [_digest_item(f, settings.timezone, now) for f in waiting],
+        "items": items,
         "inbox_error": _inbox_error(db),
     }
     try:
@@ -256,6 +264,7 @@ def queue_digest(
         events.add_planned(
             session, digest, now, actor=actor, detail=f"review digest of {len(waiting)}"
         )
+        links.store(session, approve_links.values(), now)
         session.execute(
             update(FollowUp)
             .where(FollowUp.id.in_([f.id for f in waiting]), FollowUp.digest_notified_at.is_(None))
@@ -300,7 +309,9 @@ class QueueItem:
         return any(f.blocking for f in self.findings)
 
 
-def _load(session: Session, ids: list[int] | None = None) -> list[FollowUp]:
+def _load(
+    session: Session, ids: list[int] | None = None, limit: int | None = None, offset: int = 0
+) -> list[FollowUp]:
     query = select(FollowUp).options(
         selectinload(FollowUp.contact),
         selectinload(FollowUp.interview).selectinload(Interview.contacts),
@@ -309,13 +320,32 @@ def _load(session: Session, ids: list[int] | None = None) -> list[FollowUp]:
         query = query.where(FollowUp.status == Status.PENDING_REVIEW)
     else:
         query = query.where(FollowUp.id.in_(ids))
-    return list(session.scalars(query.order_by(FollowUp.due_at, FollowUp.id)))
+    query = query.order_by(FollowUp.due_at, FollowUp.id).offset(offset or None).limit(limit)
+    return list(session.scalars(query))
 
 
-def pending(db: Database) -> list[QueueItem]:
-    """What waits for review, soonest due first, with the checks for each."""
+def split_for_approve_all(
+    items: list[QueueItem], force: bool = False
+) -> tuple[list[QueueItem], list[QueueItem]]:
+    """(to approve, held back) for "approve all": follow-ups with warnings wait for the user to
+    read them one by one (with force, only those whose text blocks sending)."""
+    held = [i for i in items if i.findings and (i.blocked or not force)]
+    return [i for i in items if i not in held], held
+
+
+def pending(db: Database, *, limit: int | None = None, offset: int = 0) -> list[QueueItem]:
+    """What waits for review, soonest due first, with the checks for each (a page of it, with
+    limit and offset)."""
     with db.reading() as session:
-        return [QueueItem(f, check_followup(f)) for f in _load(session)]
+        return [QueueItem(f, check_followup(f)) for f in _load(session, None, limit, offset)]
+
+
+def count_pending(db: Database) -> int:
+    """How many follow-ups wait for review."""
+    with db.reading() as session:
+        return session.scalar(
+            select(func.count(FollowUp.id)).where(FollowUp.status == Status.PENDING_REVIEW)
+        )
 
 
 def get_item(db: Database, followup_id: int) -> QueueItem:

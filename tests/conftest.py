@@ -288,3 +288,50 @@ def mailbox_user(dovecot) -> str:
     user = dovecot.new_user()
     yield user
     dovecot.reset(user)
+
+
+# --- web (issue 11) ---------------------------------------------------------------------------
+
+WEB_PASSWORD = "correct horse battery staple"
+API_TOKEN = "test-token-0123456789abcdefghij"
+
+
+@pytest.fixture
+def web_env(workdir, monkeypatch):
+    """Settings for the web app: a password, an API token, digest links to 127.0.0.1:8080."""
+    monkeypatch.setenv("FOLLOWUP_WEB_PASSWORD", WEB_PASSWORD)
+    monkeypatch.setenv("FOLLOWUP_API_TOKEN", API_TOKEN)
+    monkeypatch.setenv("FOLLOWUP_WEB_URL", "http://127.0.0.1:8080")
+    return workdir
+
+
+@pytest.fixture
+def web(web_env, db, clock):
+    """A client of the ASGI app (in process, the test's database and clock); not logged in."""
+    import warnings
+
+    from service.config import load_settings
+    from service.web.app import create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # starlette: "install httpx2 instead"
+        from fastapi.testclient import TestClient
+
+    app = create_app(load_settings(), db, clock=clock)
+    with TestClient(app, base_url="http://127.0.0.1:8080") as client:
+        yield client
+
+
+def csrf_of(page: str) -> str:
+    """The CSRF token of the first form on a page."""
+    import re
+
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+@pytest.fixture
+def logged_in(web):
+    """The client after logging in with the password."""
+    response = web.post("/login", data={"password": WEB_PASSWORD}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return web

@@ -48,6 +48,9 @@ BASELINE: dict[str, list[str]] = {
     "load": ["export.jsonl"],
     "health": ["--no-worker", "--web", "http://127.0.0.1:9/healthz"],
     "service install": ["--print"],
+    # `serve` blocks while it serves: its baseline must never start it. Port 0 is refused while
+    # --host is fuzzed, and 192.0.2.1 (not loopback, no FOLLOWUP_WEB_PASSWORD) while --port is.
+    "serve": ["--host", "192.0.2.1", "--port", "0"],
 }  # fmt: skip
 
 #: Text a clumsy user or an attacker types: anything, bytes that are not UTF-8, and old friends.

@@ -28,8 +28,10 @@ FORMAT = "followup-export"
 VERSION = 1
 #: Rows read and written at a time.
 CHUNK = 1000
-#: Runtime state that belongs to the processes running now, not to the user's data.
-SKIPPED = frozenset({"workers"})
+#: Not the user's data: the processes running now (workers), and the web app's signing key and
+#: the digest links signed with it (a secret has no place in a file meant to be carried around;
+#: a new digest brings new links).
+SKIPPED = frozenset({"workers", "web_secrets", "web_approve_links"})
 
 
 def tables():
@@ -169,7 +171,12 @@ def load(
             try:
                 item = json.loads(line)
                 table = known[item["table"]]
-                row = {c.name: _in(item["row"].get(c.name), c.type) for c in table.columns}
+                values = item["row"]
+                # A column the file does not have (it comes from an older followup) gets its
+                # default; every row of a table in one file has the same columns.
+                row = {
+                    c.name: _in(values[c.name], c.type) for c in table.columns if c.name in values
+                }
             except (ValueError, KeyError, TypeError) as exc:
                 raise UsageError(
                     f"{name} line {number}: not a row of a followup export ({exc})"

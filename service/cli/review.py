@@ -95,13 +95,13 @@ def approve_cmd(app: App, followup_ids: tuple[int, ...], approve_all: bool, forc
         raise UsageError("give follow-up IDs or --all (see `followup queue`)")
     if approve_all:
         items = review.pending(db)
-        held = [i for i in items if i.findings and (i.blocked or not force)]
+        approvable, held = review.split_for_approve_all(items, force)
         for item in held:
             reasons = "; ".join(f.message for f in item.findings)
             click.echo(
                 f"follow-up {item.followup.id}: not approved, it has warnings: {reasons}", err=True
             )
-        ids = [i.followup.id for i in items if i not in held]
+        ids = [i.followup.id for i in approvable]
         if held:
             click.echo(
                 f"{len(held)} follow-up(s) with warnings were left in the queue: read them with "

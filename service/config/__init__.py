@@ -10,6 +10,7 @@ from service.config.files import (
 from service.config.imap import ImapSettings
 from service.config.settings import OUTBOX_PLACEHOLDER, Settings, load_settings
 from service.config.smtp import SmtpSettings
+from service.config.web import WebSettings
 
 __all__ = [
     "ImapSettings",
@@ -17,6 +18,7 @@ __all__ = [
     "OUTBOX_PLACEHOLDER",
     "Settings",
     "SmtpSettings",
+    "WebSettings",
     "find_env_file",
     "load_settings",
     "read_environment",

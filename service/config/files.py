@@ -55,6 +55,13 @@ KNOWN_SETTINGS = frozenset(
         "IMAP_SENT",
         "IMAP_TIMEOUT",
         "RENDER_MAX_KB",
+        # the web app (issue 11)
+        "WEB_HOST",
+        "WEB_PORT",
+        "WEB_PASSWORD",
+        "WEB_ALLOWED_HOSTS",
+        "WEB_URL",
+        "API_TOKEN",
     ]
 )
 #: Names the test suite and benchmarks use for themselves; not settings, not typos.

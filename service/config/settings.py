@@ -20,6 +20,7 @@ from service.config.values import (
     path,
     whole,
 )
+from service.config.web import WebSettings, web_settings
 from service.errors import ConfigError, UsageError
 from service.validation import Mailbox, check_email, check_zone, is_dir, is_file, parse_mailbox
 
@@ -68,6 +69,8 @@ class Settings:
     render_max_kb: int = 256
     #: Things worth saying once, e.g. a misspelled FOLLOWUP_ name that is ignored.
     warnings: tuple[str, ...] = ()
+    #: `followup serve`: where it listens, who may log in, the address digest links point at.
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def sender_is_placeholder(self) -> bool:
@@ -183,6 +186,7 @@ def load_settings(
         ).total_seconds(),
         render_max_kb=whole(env, "FOLLOWUP_RENDER_MAX_KB", 256, minimum=1, maximum=100_000),
         warnings=tuple(unknown_names(env)),
+        web=web_settings(env),
     )
 
 

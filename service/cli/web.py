@@ -1,0 +1,54 @@
+"""`followup serve`: the web pages and the JSON API (and, with --with-worker, the worker)."""
+
+from __future__ import annotations
+
+import click
+
+from service.cli.app import App, cli, pass_app
+
+
+@cli.command("serve")
+@click.option("--host", help="Address to listen on (default FOLLOWUP_WEB_HOST, else 127.0.0.1).")
+@click.option(
+    "--port",
+    type=click.IntRange(min=1, max=65535),
+    help="Port to listen on (default FOLLOWUP_WEB_PORT, else 8080).",
+)
+@click.option(
+    "--with-worker",
+    is_flag=True,
+    help="Also run `followup worker` beside it (what `make run` does).",
+)
+@click.option(
+    "--new-password",
+    is_flag=True,
+    help="Forget the generated login password and print a new one (without FOLLOWUP_WEB_PASSWORD).",
+)
+@pass_app
+def serve_cmd(
+    app: App, host: str | None, port: int | None, with_worker: bool, new_password: bool
+) -> None:
+    """Serve the web pages and the JSON API until Ctrl-C.
+
+    It listens on 127.0.0.1:8080 unless told otherwise, and refuses any other address unless
+    FOLLOWUP_WEB_PASSWORD is set. Without it, a password is made at the first start and printed
+    once.
+    """
+    from service.config.web import check_bind_host
+    from service.web.server import check_bind, serve
+
+    settings = app.settings
+    host = check_bind_host(host, "--host") if host is not None else settings.web.host
+    port = port or settings.web.port
+    check_bind(settings, host, port)
+    if with_worker:
+        settings.require_sender()
+    serve(
+        settings,
+        app.ready_db(),
+        host,
+        port,
+        with_worker=with_worker,
+        new_password=new_password,
+        echo=lambda line: click.echo(line, err=False),
+    )

@@ -1,0 +1,1 @@
+"""The web app and JSON API of `followup serve`: a thin shell over the service functions."""

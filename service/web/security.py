@@ -1,0 +1,204 @@
+"""What keeps the web app the user's own: the password, rate-limited logins, sessions, CSRF
+tokens, the Host and Origin checks and the response headers.
+
+Sessions and login attempts live in the server's memory: a restart logs everyone out, which is
+the safe way round for a single-user service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from service.db import Database
+
+SESSION_COOKIE = "followup_session"
+#: The CSRF token of a visitor without a session (the page of a digest's approve link).
+CSRF_COOKIE = "followup_csrf"
+SESSION_LIFETIME = timedelta(hours=12)
+#: Failed logins allowed per client address, and in all, within the window.
+MAX_FAILURES = 5
+MAX_FAILURES_ALL = 30
+FAILURE_WINDOW = timedelta(minutes=15)
+PASSWORD_SECRET = "login_password"
+#: Scrypt cost: about 50 ms a check on a small machine; the rate limit does the rest.
+SCRYPT = dict(n=2**14, r=8, p=1, dklen=32)
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+# --- the password ------------------------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def _matches_hash(password: str, stored: str) -> bool:
+    scheme, _, rest = stored.partition("$")
+    salt_hex, _, digest_hex = rest.partition("$")
+    if scheme != "scrypt" or not salt_hex or not digest_hex:
+        return False
+    digest = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), **SCRYPT)
+    return hmac.compare_digest(digest, bytes.fromhex(digest_hex))
+
+
+def new_password() -> str:
+    """A password to type: four groups of four letters and digits (about 80 bits)."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
+
+
+def generated_password(db: Database, now: datetime, *, renew: bool = False) -> str | None:
+    """Make sure a generated login password exists; returns it when made now (it is shown
+    once, and only its hash is kept), None when one was made before."""
+    from service.models import WebSecret
+
+    with db.transaction() as session:
+        row = session.get(WebSecret, PASSWORD_SECRET)
+        if row is not None and not renew:
+            return None
+        password = new_password()
+        if row is None:
+            session.add(
+                WebSecret(name=PASSWORD_SECRET, value=hash_password(password), created_at=now)
+            )
+        else:
+            row.value, row.created_at = hash_password(password), now
+        return password
+
+
+class Password:
+    """Checks a login: FOLLOWUP_WEB_PASSWORD in constant time, else the generated one's hash."""
+
+    def __init__(self, db: Database, configured: str | None):
+        self.db = db
+        self._configured = hashlib.sha256(configured.encode()).digest() if configured else None
+
+    def check(self, given: str) -> bool:
+        if self._configured is not None:
+            return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), self._configured)
+        from service.models import WebSecret
+
+        with self.db.reading() as session:
+            row = session.get(WebSecret, PASSWORD_SECRET)
+        return row is not None and _matches_hash(given, row.value)
+
+
+class Attempts:
+    """Failed logins per client address and in all, in a sliding window."""
+
+    def __init__(self):
+        self._failures: dict[str, deque[datetime]] = {}
+        self._all: deque[datetime] = deque()
+        self._lock = threading.Lock()
+
+    def _trim(self, times: deque[datetime], now: datetime) -> None:
+        while times and now - times[0] >= FAILURE_WINDOW:
+            times.popleft()
+
+    def wait(self, client: str, now: datetime) -> timedelta | None:
+        """How long the client must wait before trying again, or None."""
+        with self._lock:
+            mine = self._failures.get(client, deque())
+            self._trim(mine, now)
+            self._trim(self._all, now)
+            if len(mine) >= MAX_FAILURES:
+                return mine[0] + FAILURE_WINDOW - now
+            if len(self._all) >= MAX_FAILURES_ALL:
+                return self._all[0] + FAILURE_WINDOW - now
+            return None
+
+    def failed(self, client: str, now: datetime) -> None:
+        with self._lock:
+            self._failures.setdefault(client, deque()).append(now)
+            self._all.append(now)
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Session:
+    csrf: str
+    expires_at: datetime
+    #: Messages for the next page (what the last POST did), as (kind, text).
+    flash: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Sessions:
+    """Logged-in browsers: the cookie holds a random token; only its hash is kept here."""
+
+    def __init__(self):
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(token: str) -> str:
+        return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+
+    def start(self, now: datetime) -> tuple[str, Session]:
+        token = secrets.token_urlsafe(32)
+        session = Session(csrf=secrets.token_urlsafe(32), expires_at=now + SESSION_LIFETIME)
+        with self._lock:
+            self._sessions = {k: s for k, s in self._sessions.items() if s.expires_at > now}
+            self._sessions[self._key(token)] = session
+        return token, session
+
+    def get(self, token: str | None, now: datetime) -> Session | None:
+        if not token:
+            return None
+        with self._lock:
+            session = self._sessions.get(self._key(token))
+        if session is None or session.expires_at <= now:
+            return None
+        return session
+
+    def end(self, token: str | None) -> None:
+        if token:
+            with self._lock:
+                self._sessions.pop(self._key(token), None)
+
+
+def same_token(given: str | None, expected: str | None) -> bool:
+    return bool(given and expected) and hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
+    )
+
+
+# --- Host and Origin ---------------------------------------------------------------------------
+
+
+def host_name(host_header: str) -> str:
+    """The name in a Host header, without the port ("[::1]:8080" -> "::1")."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def same_origin(origin: str, host_header: str) -> bool:
+    """Whether an Origin (or a Referer) names this very server, as the browser reached it."""
+    try:
+        parts = urlsplit(origin)
+        netloc = parts.netloc.lower()
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and netloc == host_header.strip().lower()
