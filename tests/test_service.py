@@ -255,3 +255,50 @@ def test_the_unit_passes_systemd_analyze_verify(tmp_path):
     # The check is real: a mistyped key is reported.
     unit.write_text(unit.read_text().replace("RestartPreventExitStatus", "RestartPreventExit"))
     assert "Unknown key" in _verify(unit).stderr
+
+
+def test_health_of_a_running_server_and_worker(tmp_path, db_url, mailserver):
+    """`followup serve --with-worker` (what `make run` starts): health says 0 while both run,
+    and 1 once they stopped."""
+    from browser import Server, wait_until
+
+    env = worker_env(
+        db_url, mailserver.env(), FOLLOWUP_TICK="1s", FOLLOWUP_WEB_PASSWORD="correct horse battery"
+    )
+    server = Server(tmp_path, env).wait_ready()
+
+    def health() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "service", "health", "--web", server.url + "/healthz"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    try:
+        wait_until(lambda: health().returncode == 0, "followup health saying 0")
+        result = health()
+        assert "ok  worker: 1 running" in result.stdout
+        assert f"ok  web: {server.url}/healthz answered 200" in result.stdout
+    finally:
+        server.stop()
+    stopped = health()
+    assert stopped.returncode == 1
+    assert stopped.stderr.startswith("followup: error: unhealthy: worker: no worker beat")
+    assert "does not answer" in stopped.stdout
+
+
+def test_serve_with_bad_settings_exits_78(tmp_path, db_url):
+    env = worker_env(db_url, {}, FOLLOWUP_REVIEW="perhaps")
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "serve", "--port", "8099"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 78, result.stderr
+    assert "FOLLOWUP_REVIEW" in result.stderr
+
+
+def test_healthz_answers_without_a_login_and_says_when_the_database_is_gone(web):
+    response = web.get("/healthz")
+    assert response.status_code == 200 and response.text == "ok\n"
+    web.app.state.web.db = Database("postgresql+psycopg://nobody@127.0.0.1:1/x")
+    gone = web.get("/healthz")
+    assert gone.status_code == 503 and gone.text == "database unavailable\n"

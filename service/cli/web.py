@@ -37,15 +37,17 @@ def serve_cmd(
     from service.config.web import check_bind_host
     from service.web.server import check_bind, serve
 
-    settings = app.settings
-    host = check_bind_host(host, "--host") if host is not None else settings.web.host
-    port = port or settings.web.port
-    check_bind(settings, host, port)
-    if with_worker:
-        settings.require_sender()
+    with app.starting(service=True):
+        settings = app.settings
+        host = check_bind_host(host, "--host") if host is not None else settings.web.host
+        port = port or settings.web.port
+        check_bind(settings, host, port)
+        if with_worker:
+            settings.require_sender()
+        db = app.ready_db()
     serve(
         settings,
-        app.ready_db(),
+        db,
         host,
         port,
         with_worker=with_worker,

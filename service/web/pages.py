@@ -29,6 +29,22 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+@public.get("/healthz")
+def healthz(request: Request) -> Response:
+    """For `followup health --web` and load balancers: 200 when the app answers and reads its
+    database, 503 when it cannot. No login, and nothing about the user in the answer."""
+    from fastapi.responses import PlainTextResponse
+    from sqlalchemy import text
+
+    try:
+        with web_of(request).db.reading() as session:
+            session.execute(text("SELECT 1"))
+    except Exception as exc:
+        log.warning("health check: the database cannot be read: %s", exc)
+        return PlainTextResponse("database unavailable\n", status_code=503)
+    return PlainTextResponse("ok\n")
+
+
 @public.get("/login")
 def login_page(request: Request, next: str = "/") -> Response:
     web = web_of(request)
