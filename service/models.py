@@ -128,6 +128,8 @@ class Interview(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: The language its follow-ups are written in ("de"); None: the user's (FOLLOWUP_LANGUAGE).
+    language: Mapped[str | None] = mapped_column(String(10), nullable=True)
 
     contacts: Mapped[list[Contact]] = relationship(
         back_populates="interview", order_by="Contact.position"

@@ -54,6 +54,11 @@ KNOWN_SETTINGS = frozenset(
         "IMAP_SENT",
         "IMAP_TIMEOUT",
         "RENDER_MAX_KB",
+        "SMTP_AUTH",
+        "SMTP_PASSWORD_COMMAND",
+        "IMAP_PASSWORD_COMMAND",
+        "OAUTH2_TOKEN_COMMAND",
+        "LANGUAGE",
     ]
 )
 #: Names the test suite and benchmarks use for themselves; not settings, not typos.
