@@ -41,6 +41,16 @@ BASELINE: dict[str, list[str]] = {
     "inbox check": [],
     "inbox classify": [str(Path(__file__).parent / "data" / "mail" / "reply_thread.eml")],
     "interview replied": ["1", "--note", "HR called"],
+    # No terminal (stdin is a StringIO) and --yes: it never waits for an answer; it writes only
+    # ./.env and its backups, in the test's folder; --no-check: it connects to nothing.
+    "init": [
+        "--provider", "other", "--smtp-host", "127.0.0.1", "--smtp-port", "2525",
+        "--smtp-security", "none", "--from", "Ada Candidate <ada@candidate.example>",
+        "--timezone", "Europe/Berlin", "--holidays", "DE", "--language", "de",
+        "--review", "on", "--imap-host", "127.0.0.1", "--imap-port", "1143",
+        "--imap-security", "none", "--username", "ada", "--auth", "password",
+        "--password-command", "echo x", "--yes", "--no-check", "--force",
+    ],
 }  # fmt: skip
 
 #: Text a clumsy user or an attacker types: anything, bytes that are not UTF-8, and old friends.
