@@ -338,7 +338,9 @@ def test_bad_input_is_one_line_on_stderr_exit_2_and_writes_nothing(workdir, run,
     assert not wrong, "\n".join(wrong)
 
 
-def test_a_reply_heard_some_other_way_stops_the_follow_ups_and_shows_on_the_interview(workdir, run):
+def test_a_reply_heard_some_other_way_stops_the_follow_ups_and_shows_on_the_interview(
+    workdir, run
+):
     interview = add(run)
     result = run("interview", "replied", str(interview["id"]), "--note", "HR called me")
     assert result.code == 0, result.err
