@@ -30,7 +30,12 @@ MECHANISMS = {"xoauth2": "XOAUTH2", "oauthbearer": "OAUTHBEARER"}
 
 
 class CredentialError(FollowupError):
-    """A password or token command failed; says how, never what it printed."""
+    """A password or token command failed; says how, never what it printed. `setup`: the
+    settings cannot work as they are (not worth trying again until they change)."""
+
+    def __init__(self, message: str, *, setup: bool = False):
+        super().__init__(message)
+        self.setup = setup
 
 
 def run_secret_command(command: str, setting: str, timeout: float) -> str:
@@ -180,7 +185,8 @@ def smtp_login(conn, settings) -> None:
     if conn.has_extn("auth") and mechanism not in offered:
         raise CredentialError(
             f"the server does not offer AUTH {mechanism} (it offers {', '.join(offered) or 'none'})"
-            ": check FOLLOWUP_SMTP_AUTH"
+            ": check FOLLOWUP_SMTP_AUTH",
+            setup=True,
         )
 
     def login(token: str) -> None:

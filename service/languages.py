@@ -36,6 +36,8 @@ def check_language(raw: str, flag: str) -> str:
     text = raw.strip().replace("-", "_")
     language, _, region = text.partition("_")
     code = language.lower() + (f"_{region.upper()}" if region else "")
+    if code in SHIPPED:
+        return code  # without loading Babel: reading the settings stays quick
     if _CODE.match(code):
         from babel import Locale, UnknownLocaleError
 

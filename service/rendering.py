@@ -94,11 +94,20 @@ class Templates:
         return sorted(found)
 
     def languages(self, name: str) -> list[str]:
-        """The languages `name` has a file of its own in (besides NAME.txt, English)."""
+        """The languages `name` has a file of its own in (besides NAME.txt, English); a file
+        such as NAME.old.txt names no language and is left out."""
+        from service.errors import UsageError
+        from service.languages import check_language
+
         found = set()
         for d in self.dirs:
             for p in d.glob(f"{name}.*.txt"):
-                found.add(p.name[len(name) + 1 : -len(".txt")])
+                code = p.name[len(name) + 1 : -len(".txt")]
+                try:
+                    if check_language(code, "template") == code:
+                        found.add(code)
+                except UsageError:
+                    pass
         return sorted(found)
 
     def filename(self, name: str, language: str | None = None, ext: str = "txt") -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from service.config import SmtpSettings
-from service.credentials import CredentialError
+from service.credentials import CredentialError, smtp_login
 from service.errors import FollowupError
 
 log = logging.getLogger(__name__)
@@ -176,17 +176,16 @@ class SmtpTransport:
                 conn.ehlo()
             if s.username:
                 phase = "login"
-                from service.credentials import smtp_login
-
                 smtp_login(conn, s)
         except DeliveryError:
             _quietly_close(conn)
             raise
         except CredentialError as exc:
-            # A password or token command that failed: tried again later, like a server that
+            # A password or token command that failed is tried again later, like a server that
             # cannot be reached (a keyring may be locked for now).
             _quietly_close(conn)
-            raise DeliveryError(self.address, phase, str(exc)) from None
+            kind = "setup" if exc.setup else "transient"
+            raise DeliveryError(self.address, phase, str(exc), kind=kind) from None
         except (smtplib.SMTPException, OSError, UnicodeError, ValueError) as exc:
             _quietly_close(conn)
             raise self._error(phase, exc) from None

@@ -348,3 +348,16 @@ def test_imap_logs_in_with_the_token_command_and_refetches_a_refused_token_once(
     with Mailbox(imap):
         pass
     assert calls(tmp_path) == 2  # kept in memory while the server takes it
+
+
+def test_a_mechanism_the_server_does_not_offer_is_a_settings_error(tmp_path):
+    server = MailServer(auth=("ada@candidate.example", SECRET)).start()  # PLAIN and LOGIN only
+    try:
+        smtp = oauth_settings(server, tmp_path)
+        with pytest.raises(DeliveryError) as caught:
+            SmtpTransport(smtp).check()
+        assert "does not offer AUTH XOAUTH2" in str(caught.value)
+        assert caught.value.kind == "setup"
+        assert not (tmp_path / "calls").exists()  # no token asked for in vain
+    finally:
+        server.stop()

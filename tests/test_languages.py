@@ -257,6 +257,14 @@ def test_doctor_renders_every_language_it_ships(workdir, run):
     assert "template review_digest: renders (en, fr)" in doctor.out
     unknown = run("doctor", env={"FOLLOWUP_LANGUAGE": "it"})
     assert "FOLLOWUP_LANGUAGE=it: no template is written in it" in unknown.out
+    # A language added by the user is rendered too; a copy kept aside is no language.
+    mine = workdir / "mine"
+    mine.mkdir()
+    shipped = (Templates().dirs[-1] / "thank_you.txt").read_text()
+    (mine / "thank_you.it.txt").write_text(shipped.replace("Thank you", "Grazie"))
+    (mine / "thank_you.old.txt").write_text("{% broken")
+    added = run("doctor", env={"FOLLOWUP_TEMPLATES_DIR": str(mine)})
+    assert "template thank_you: renders (en, de, es, fr, it)" in added.out
 
 
 def test_a_re_subject_is_never_translated(workdir, run, clock, smtp):
