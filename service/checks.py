@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from service.freemail import is_free_mail
+from service.languages import neutral_greeting_finding
 from service.models import FollowUp
 from service.names import read_name
 from service.rendering import Rendered
@@ -73,6 +74,11 @@ def check_followup(f: FollowUp, rendered: Rendered | None = None) -> list[Findin
                     f"{f.interview_id} --greeting '{contact.email}=Dear ...'`"
                 )
             )
+    if not contact.greeting:
+        # A language that addresses people as Frau/Herr, Madame/Monsieur... (service/languages).
+        neutral = neutral_greeting_finding(contact.name, contact.email, f.interview_id, text)
+        if neutral:
+            findings.append(Finding(neutral))
     match = _GREETING.search(text)
     if match and not contact.greeting:
         greeted = {w.lower().strip(".") for w in re.split(r"[\s,]+", match.group(1)) if w}

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.context import followup_context
+from service.languages import DEFAULT_LANGUAGE
 from service.messages import OutgoingMessage, reply_subject
 from service.models import DELIVERED, LIVE, FollowUp
 from service.rendering import Rendered, Templates
@@ -90,12 +91,23 @@ def thread_of(
 def _base_subject(session: Session, root: FollowUp, templates: Templates, me: Mailbox) -> str:
     if root.subject:
         return reply_subject(root.subject)[4:]
-    return templates.render(root.template, context_for(root, me)).subject
+    language = language_of(root, templates.language)
+    return templates.render(root.template, context_for(root, me, language=language)).subject
 
 
-def context_for(f: FollowUp, me: Mailbox, thread: Thread | None = None) -> dict:
+def language_of(f: FollowUp, default: str) -> str:
+    """The language of a follow-up: a letter to a contact is in its interview's language (else
+    the user's, `default`); a reminder to the user is in the user's own."""
+    if f.contact is None or f.interview is None:
+        return default
+    return f.interview.language or default
+
+
+def context_for(
+    f: FollowUp, me: Mailbox, thread: Thread | None = None, *, language: str = DEFAULT_LANGUAGE
+) -> dict:
     """The data the follow-up's template is rendered with."""
-    context = followup_context(f.interview, f.contact, me, f.step, f.due_at)
+    context = followup_context(f.interview, f.contact, me, f.step, f.due_at, language)
     context["thread_subject"] = thread.root_subject if thread else None
     return context
 
@@ -109,7 +121,8 @@ def compose(
 ) -> tuple[Rendered, Thread]:
     """Render the follow-up as it would go out now: a reply (`Re: `) when a thread exists."""
     thread = thread_of(session, f, templates, me, peers)
-    rendered = templates.render(f.template, context_for(f, me, thread))
+    language = language_of(f, templates.language)
+    rendered = templates.render(f.template, context_for(f, me, thread, language=language))
     if thread.root_subject:
         rendered = Rendered(
             reply_subject(thread.root_subject), rendered.text, rendered.html, rendered.source_hash
@@ -126,7 +139,8 @@ def current_source_hash(
 ) -> str:
     """What compose() would record as the source hash now, without rendering anything."""
     thread = thread_of(session, f, templates, me, peers)
-    return templates.source_hash(f.template, context_for(f, me, thread))
+    language = language_of(f, templates.language)
+    return templates.source_hash(f.template, context_for(f, me, thread, language=language))
 
 
 def outgoing(f: FollowUp, settings: Settings, now: datetime) -> OutgoingMessage:

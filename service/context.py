@@ -1,5 +1,6 @@
 """What templates see: plain data made from an interview, a contact and the user, in the
-recipient's locale. The user's private notes reach only messages to the user."""
+recipient's locale and the letter's language. The user's private notes reach only messages to
+the user."""
 
 from __future__ import annotations
 
@@ -7,12 +8,10 @@ from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from service.languages import DEFAULT_LANGUAGE, greeting_for
 from service.models import Contact, Interview
-from service.names import english_greeting, read_name
+from service.names import read_name
 from service.validation import Mailbox
-
-#: The language templates are written in until the user's language can be chosen.
-DEFAULT_LANGUAGE = "en"
 
 
 @lru_cache(maxsize=256)
@@ -63,15 +62,16 @@ def person(box: Mailbox) -> dict:
     }
 
 
-def contact_data(contact: Contact) -> dict:
-    """A contact as templates see them; `greeting` is the user's choice or made from the name."""
+def contact_data(contact: Contact, language: str = DEFAULT_LANGUAGE) -> dict:
+    """A contact as templates see them; `greeting` is the user's choice or made from the name,
+    as a letter in `language` greets (see languages.greeting_for)."""
     name = read_name(contact.name)
     return {
         "name": name.full,
         "first_name": name.given,
         "last_name": name.family,
         "honorific": name.honorific,
-        "greeting": contact.greeting or english_greeting(name),
+        "greeting": contact.greeting or greeting_for(name, language).text,
         "email": contact.email,
         "title": contact.title or "",
         "phone": contact.phone or "",
@@ -79,7 +79,9 @@ def contact_data(contact: Contact) -> dict:
     }
 
 
-def interview_data(interview: Interview, *, private: bool, locale: str) -> dict:
+def interview_data(
+    interview: Interview, *, private: bool, locale: str, language: str = DEFAULT_LANGUAGE
+) -> dict:
     """The interview as templates see it; `private` adds the user's own notes (only for mail to
     the user: a template that mails someone else cannot show them, not even by mistake)."""
     zone = ZoneInfo(interview.timezone)
@@ -97,7 +99,7 @@ def interview_data(interview: Interview, *, private: bool, locale: str) -> dict:
         "decision_date": long_date(interview.decision_date, locale)
         if interview.decision_date
         else "",
-        "contacts": [contact_data(c) for c in interview.contacts if not c.removed],
+        "contacts": [contact_data(c, language) for c in interview.contacts if not c.removed],
     }
     if private:
         data["notes"] = interview.notes or ""
@@ -105,32 +107,43 @@ def interview_data(interview: Interview, *, private: bool, locale: str) -> dict:
 
 
 def followup_context(
-    interview: Interview, contact: Contact | None, me: Mailbox, step: str, due_at: datetime
+    interview: Interview,
+    contact: Contact | None,
+    me: Mailbox,
+    step: str,
+    due_at: datetime,
+    language: str = DEFAULT_LANGUAGE,
 ) -> dict:
     """Everything a follow-up template may use; plain data only (the sandbox sees no objects).
 
     `contact` None means the message goes to the user: only then are the notes in it.
+    `language` picks the template (NAME.LANG.txt) and the words of dates and greetings.
     """
     zone = ZoneInfo(interview.timezone)
-    locale = locale_for(interview.timezone)
+    locale = locale_for(interview.timezone, language)
     return {
-        "interview": interview_data(interview, private=contact is None, locale=locale),
-        "contact": contact_data(contact) if contact is not None else None,
+        "interview": interview_data(
+            interview, private=contact is None, locale=locale, language=language
+        ),
+        "contact": contact_data(contact, language) if contact is not None else None,
         "me": person(me),
         "step": step,
         "due": long_date(due_at.astimezone(zone).date(), locale),
+        "language": language,
     }
 
 
-def sample_context(me: Mailbox, *, private: bool = False) -> dict:
-    """A realistic interview for `followup doctor` to render every template with; `private` as
-    for a message to the user (with the notes)."""
+def sample_context(me: Mailbox, *, private: bool = False, language: str = DEFAULT_LANGUAGE) -> dict:
+    """A realistic interview for `followup doctor` to render every template with, in
+    `language`; `private` as for a message to the user (with the notes)."""
+    locale = locale_for("America/New_York", language)
+    day, decided, due = date(2026, 9, 4), date(2026, 9, 11), date(2026, 9, 8)
     contact = {
         "name": "Jane Roe",
         "first_name": "Jane",
         "last_name": "Roe",
         "honorific": "",
-        "greeting": "Dear Jane",
+        "greeting": greeting_for(read_name("Jane Roe"), language).text,
         "email": "jane.roe@example.com",
         "title": "Engineering Manager",
         "phone": "+1 555 0100",
@@ -140,16 +153,16 @@ def sample_context(me: Mailbox, *, private: bool = False) -> dict:
         "id": 0,
         "company": "Example Corp",
         "role": "Senior Engineer",
-        "date": "Friday, September 4, 2026",
-        "weekday": "Friday",
-        "time": "2:00 PM",
+        "date": long_date(day, locale),
+        "weekday": weekday(day, locale),
+        "time": clock_time(datetime(2026, 9, 4, 14, 0), locale),
         "timezone": "America/New_York",
         "location": "video call",
         "questions": [
             "How does the team handle on-call?",
             "What does success look like in 6 months?",
         ],
-        "decision_date": "Friday, September 11, 2026",
+        "decision_date": long_date(decided, locale),
         "contacts": [contact],
     }
     if private:
@@ -159,5 +172,6 @@ def sample_context(me: Mailbox, *, private: bool = False) -> dict:
         "contact": None if private else contact,
         "me": person(me),
         "step": "sample",
-        "due": "Tuesday, September 8, 2026",
+        "due": long_date(due, locale),
+        "language": language,
     }

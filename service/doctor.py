@@ -10,8 +10,10 @@ from sqlalchemy.engine import make_url
 
 from service.config import OUTBOX_PLACEHOLDER, Settings
 from service.context import sample_context
+from service.credentials import describe_login
 from service.db import Database, schema_status
 from service.errors import FollowupError
+from service.languages import SHIPPED
 from service.models import FollowUp, Reason, Status
 from service.plan import load_plan
 from service.rendering import templates_for
@@ -42,6 +44,12 @@ class Check:
 def run_checks(settings: Settings, db: Database) -> Iterator[Check]:
     """Yield one Check a part; never raises for a problem it can describe."""
     yield Check("settings", True, settings.describe_env_file())
+    from service.setup.envfile import exposure
+
+    exposed = exposure(settings.env_file)
+    if exposed:
+        yield Check("settings file", True, exposed, "chmod 600 the file, or use "
+                    "FOLLOWUP_SMTP_PASSWORD_COMMAND (see the README)", warning=True)  # fmt: skip
     for warning in settings.warnings:
         yield Check("settings", True, warning, "fix the name in .env", warning=True)
     me = settings.sender
@@ -116,41 +124,38 @@ def run_checks(settings: Settings, db: Database) -> Iterator[Check]:
     names = sorted({s.template for s in plan.steps} if plan else set()) + list(BUILTIN_TEMPLATES)
     # The worker mails the user a digest of what waits for approval (review on, or a hold).
     names.append("review_digest")
-    context = sample_context(me)
-    private = sample_context(me, private=True)
-    context["failed"] = {
-        "id": 0,
-        "step": "thank_you",
-        "subject": "Thank you",
-        "to": "Jane Roe",
-        "error": "550 mailbox unavailable",
-    }
-    # The digest sees only what review.queue_digest gives it.
-    digest_context = {"me": context["me"], "count": 1}
-    digest_context["items"] = [
-        {
-            "id": 0,
-            "to": "Jane Roe <jane.roe@example.com>",
-            "company": "Example Corp",
-            "subject": "Thank you for the Senior Engineer interview",
-            "due": "Fri 04 Sep 17:00",
-            "overdue": False,
-            "waiting": "2 hours",
-        }
-    ]
     for name in names:
-        try:
-            data = private if name in to_me else context
-            templates.render(name, digest_context if name == "review_digest" else data)
-        except FollowupError as exc:
+        # Each language it ships (and any the user added), and the user's own.
+        languages = list(dict.fromkeys(["en", *templates.languages(name), settings.language]))
+        errors: dict[str, list[str]] = {}
+        for language in languages:
+            data = _sample(name, me, language, private=name in to_me)
+            try:
+                templates.render(name, data)
+            except FollowupError as exc:
+                errors.setdefault(str(exc), []).append(language)
+        for error, failed in errors.items():
             yield Check(
                 f"template {name}",
                 False,
-                str(exc),
+                f"{error} (in {', '.join(failed)})",
                 "fix the template, or remove your override to use the default",
             )
-        else:
-            yield Check(f"template {name}", True, "renders")
+        if not errors:
+            yield Check(f"template {name}", True, f"renders ({', '.join(languages)})")
+    if (
+        plan
+        and not any(templates.filename(n, settings.language) != f"{n}.txt" for n in names)
+        and settings.language not in SHIPPED
+    ):
+        yield Check(
+            "language",
+            True,
+            f"FOLLOWUP_LANGUAGE={settings.language}: no template is written in it, so follow-ups "
+            "go out in English",
+            f"add NAME.{settings.language}.txt templates to FOLLOWUP_TEMPLATES_DIR",
+            warning=True,
+        )
 
     yield from _smtp_checks(settings)
     # The mailbox (issue 10): replies, auto-replies and bounces read over IMAP.
@@ -159,13 +164,37 @@ def run_checks(settings: Settings, db: Database) -> Iterator[Check]:
     yield from imap_checks(settings, db)
 
 
+def _sample(name: str, me, language: str, *, private: bool) -> dict:
+    """What template `name` is rendered with to check it: a sample interview in `language`."""
+    context = sample_context(me, private=private, language=language)
+    if name == "review_digest":  # it sees only what review.queue_digest gives it
+        item = {
+            "id": 0,
+            "to": "Jane Roe <jane.roe@example.com>",
+            "company": "Example Corp",
+            "subject": "Thank you for the Senior Engineer interview",
+            "due": "Fri 04 Sep 17:00",
+            "overdue": False,
+            "waiting": "2 hours",
+        }
+        return {"me": context["me"], "count": 1, "items": [item], "language": language}
+    context["failed"] = {
+        "id": 0,
+        "step": "thank_you",
+        "subject": "Thank you",
+        "to": "Jane Roe",
+        "error": "550 mailbox unavailable",
+    }
+    return context
+
+
 def _smtp_checks(settings: Settings) -> Iterator[Check]:
     if settings.smtp is None:
         yield Check("smtp", True, f"not configured: mail is written to {settings.outbox_dir}", "")
         return
     smtp = settings.smtp
     described = f"{smtp.address} ({smtp.security}"
-    described += f", user {smtp.username}, password ****)" if smtp.username else ")"
+    described += f", {describe_login(smtp)})" if smtp.username else ")"
     try:
         done = SmtpTransport(smtp).check()
     except FollowupError as exc:

@@ -74,6 +74,7 @@ def interview_json(
         "notes": i.notes,
         "questions": list(i.questions or []),
         "decision_date": i.decision_date.isoformat() if i.decision_date else None,
+        "language": i.language,
         "status": i.status,
         "contacts": [
             {

@@ -54,6 +54,9 @@ class InterviewInput:
     remove_contacts: list[str] = field(default_factory=list)
     topics: list[tuple[str, str]] = field(default_factory=list)
     greetings: list[tuple[str, str]] = field(default_factory=list)
+    #: The language of its follow-ups ("de"); clear_language: back to the user's own.
+    language: str | None = None
+    clear_language: bool = False
 
     @property
     def changes_contacts(self) -> bool:
@@ -92,6 +95,7 @@ def parse_input(
     remove_contacts: Sequence[str] = (),
     topics: Sequence[str] = (),
     greetings: Sequence[str] = (),
+    language: str | None = None,
     existing: Interview | None = None,
 ) -> InterviewInput:
     """Check raw text from the CLI (or a form); any problem raises UsageError before anything is
@@ -135,6 +139,13 @@ def parse_input(
     ]
     data.topics = [parse_assignment(t, "--topic") for t in topics]
     data.greetings = [parse_assignment(g, "--greeting") for g in greetings]
+    if language is not None:
+        if language.strip().lower() in ("", "none", "default"):
+            data.clear_language = True
+        else:
+            from service.languages import check_language
+
+            data.language = check_language(language, "--language")
     return data
 
 
@@ -162,6 +173,8 @@ def _apply(interview: Interview, data: InterviewInput) -> None:
         interview.decision_date = data.decision_date
     if data.clear_decision_date:
         interview.decision_date = None
+    if data.language is not None or data.clear_language:
+        interview.language = data.language
     if interview.decision_date is not None:
         day = interview.starts_at.astimezone(ZoneInfo(interview.timezone)).date()
         if interview.decision_date < day:

@@ -145,6 +145,7 @@ class ListedInterview:
     questions: list
     decision_date: object
     status: str
+    language: str | None
     contacts: list[Contact]
 
 
@@ -168,6 +169,7 @@ def interviews(
         Interview.questions,
         Interview.decision_date,
         Interview.status,
+        Interview.language,
     ).order_by(Interview.starts_at, Interview.id)
     if statuses is not None:
         query = query.where(Interview.status.in_([str(s) for s in statuses]))

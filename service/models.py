@@ -134,6 +134,8 @@ class Interview(Base):
     #: version updates this interview instead of recording another.
     source_uid: Mapped[str | None] = mapped_column(String(500), nullable=True, unique=True)
     source_sequence: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: The language its follow-ups are written in ("de"); None: the user's (FOLLOWUP_LANGUAGE).
+    language: Mapped[str | None] = mapped_column(String(10), nullable=True)
 
     contacts: Mapped[list[Contact]] = relationship(
         back_populates="interview", order_by="Contact.position"

@@ -66,6 +66,8 @@ class Name:
     family: str
     #: Why the name cannot be read with confidence ("" when it can).
     doubt: str
+    #: Names between the given and the family name (a Spanish first surname, a second name).
+    middle: str = ""
 
     @property
     def certain(self) -> bool:
@@ -105,7 +107,14 @@ def read_name(raw: str) -> Name:
     elif not family and not honorific:
         doubt = "only one name is given, so it may be a first or a family name"
     full = str(parsed) if str(parsed) else text
-    return Name(full=full, honorific=honorific, given=given, family=family, doubt=doubt)
+    return Name(
+        full=full,
+        honorific=honorific,
+        given=given,
+        family=family,
+        doubt=doubt,
+        middle=parsed.middle,
+    )
 
 
 def english_greeting(name: Name) -> str:

@@ -47,7 +47,12 @@ def default_templates_dir() -> Path:
 
 
 class Templates:
-    """The template set: the user's overrides first, then the shipped defaults."""
+    """The template set: the user's overrides first, then the shipped defaults.
+
+    A template NAME in a language LANG is NAME.LANG.txt, else NAME.txt, looked for in the
+    override folder first and then in the shipped one: a user's own NAME.txt wins over a
+    shipped translation. The language is the context's `language`, else the user's.
+    """
 
     def __init__(
         self,
@@ -55,6 +60,7 @@ class Templates:
         limits: Limits | None = None,
         *,
         recheck: float = 0.0,
+        language: str = "en",
     ):
         # Jinja is imported when templates are first needed: an idle worker does without it.
         import jinja2
@@ -74,15 +80,53 @@ class Templates:
         )
         #: Look at the files again at most this often (seconds): a worker sees edits that soon.
         self.recheck = recheck
+        #: The user's language (FOLLOWUP_LANGUAGE): for a context that names none.
+        self.language = language
         self._read: dict[tuple[str, int, int], tuple[str, str]] = {}
         self._found: dict[str, tuple[float, tuple | None]] = {}
+        self._picked: dict[tuple[str, str], tuple[float, str]] = {}
 
     def names(self) -> list[str]:
-        """Every template name available (by its .txt file)."""
+        """Every template name available (by its .txt file, whatever its language)."""
         found = set()
         for d in self.dirs:
-            found.update(p.stem for p in d.glob("*.txt"))
+            found.update(p.name.split(".", 1)[0] for p in d.glob("*.txt"))
         return sorted(found)
+
+    def languages(self, name: str) -> list[str]:
+        """The languages `name` has a file of its own in (besides NAME.txt, English); a file
+        such as NAME.old.txt names no language and is left out."""
+        from service.errors import UsageError
+        from service.languages import check_language
+
+        found = set()
+        for d in self.dirs:
+            for p in d.glob(f"{name}.*.txt"):
+                code = p.name[len(name) + 1 : -len(".txt")]
+                try:
+                    if check_language(code, "template") == code:
+                        found.add(code)
+                except UsageError:
+                    pass
+        return sorted(found)
+
+    def filename(self, name: str, language: str | None = None, ext: str = "txt") -> str:
+        """The file `name` renders from in `language`: NAME.LANG.EXT or NAME.EXT, whichever
+        the first folder that has either holds (NAME.EXT if none does)."""
+        language = language or self.language
+        key = (f"{name}.{ext}", language)
+        now = time.monotonic()
+        seen = self._picked.get(key)
+        if seen is not None and now - seen[0] < self.recheck:
+            return seen[1]
+        candidates = [f"{name}.{language}.{ext}", f"{name}.{ext}"]
+        if "_" in language:  # pt_BR falls back to pt
+            candidates.insert(1, f"{name}.{language.split('_')[0]}.{ext}")
+        picked = next(
+            (c for d in self.dirs for c in candidates if (d / c).is_file()), f"{name}.{ext}"
+        )
+        self._picked[key] = (now, picked)
+        return picked
 
     def source(self, filename: str) -> str | None:
         """The source text of a template file, or None if there is none.
@@ -133,8 +177,13 @@ class Templates:
 
     def source_hash(self, name: str, context: dict) -> str:
         """Changes whenever the template files or the data they are rendered from change."""
+        language = context.get("language")
         payload = json.dumps(
-            [self._digest(f"{name}.txt"), self._digest(f"{name}.html"), context],
+            [
+                self._digest(self.filename(name, language)),
+                self._digest(self.filename(name, language, "html")),
+                context,
+            ],
             ensure_ascii=False,
             sort_keys=True,
             default=str,
@@ -150,26 +199,29 @@ class Templates:
             return self._render(name, context)
 
     def _render(self, name: str, context: dict) -> Rendered:
-        if self.source(f"{name}.txt") is None:
+        language = context.get("language")
+        text_file = self.filename(name, language)
+        if self.source(text_file) is None:
             raise TemplateError(
                 f"template {name!r} not found: there is no {name}.txt in "
                 + " or ".join(str(d) for d in self.dirs)
             )
-        text_template = self._load(f"{name}.txt")
+        text_template = self._load(text_file)
         subject = " ".join(self._block(text_template, "subject", context).split())
         text = _tidy(self._block(text_template, "body", context))
         html = None
-        if self.source(f"{name}.html") is not None:
-            html_template = self._load(f"{name}.html")
+        html_file = self.filename(name, language, "html")
+        if self.source(html_file) is not None:
+            html_template = self._load(html_file)
             html = self._block(html_template, "body", context).strip() + "\n"
         try:
-            subject = clean_line(subject, f"subject of template {name}.txt", max_len=250)
+            subject = clean_line(subject, f"subject of template {text_file}", max_len=250)
         except Exception as exc:
             raise TemplateError(str(exc)) from None
         if not text.strip():
-            raise TemplateError(f"template {name}.txt renders an empty body")
+            raise TemplateError(f"template {text_file} renders an empty body")
         if "\x00" in text + (html or ""):
-            raise TemplateError(f"template {name}.txt renders a NUL character: remove it")
+            raise TemplateError(f"template {text_file} renders a NUL character: remove it")
         return Rendered(subject, text, html, self.source_hash(name, context))
 
     def _load(self, filename: str) -> jinja2.Template:
@@ -252,6 +304,7 @@ def templates_for(settings) -> Templates:
         settings.templates_dir,
         Limits(settings.render_timeout, settings.render_max_kb * 1024),
         recheck=1.0,
+        language=settings.language,
     )
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from service.config import SmtpSettings
+from service.credentials import CredentialError, smtp_login
 from service.errors import FollowupError
 
 log = logging.getLogger(__name__)
@@ -175,10 +176,16 @@ class SmtpTransport:
                 conn.ehlo()
             if s.username:
                 phase = "login"
-                conn.login(s.username, s.password or "")
+                smtp_login(conn, s)
         except DeliveryError:
             _quietly_close(conn)
             raise
+        except CredentialError as exc:
+            # A password or token command that failed is tried again later, like a server that
+            # cannot be reached (a keyring may be locked for now).
+            _quietly_close(conn)
+            kind = "setup" if exc.setup else "transient"
+            raise DeliveryError(self.address, phase, str(exc), kind=kind) from None
         except (smtplib.SMTPException, OSError, UnicodeError, ValueError) as exc:
             _quietly_close(conn)
             raise self._error(phase, exc) from None

@@ -318,7 +318,7 @@ def _file_identity(db: Database) -> tuple[int, int] | None:
 
 
 #: Settings whose values never appear in the log.
-SECRET_FIELDS = ("password", "database_url")
+SECRET_FIELDS = ("password", "database_url", "password_command", "token_command")
 
 
 def describe_changes(old: Settings, new: Settings) -> list[str]:

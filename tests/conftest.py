@@ -36,6 +36,18 @@ def _clean_environment(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
 
 
+@pytest.fixture(autouse=True)
+def _forget_secrets():
+    """Passwords and tokens printed by commands are kept per process: each test starts afresh."""
+    from service import credentials
+
+    credentials.passwords.clear()
+    credentials.tokens.clear()
+    yield
+    credentials.passwords.clear()
+    credentials.tokens.clear()
+
+
 def _pg_exec(sql: str) -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(sql)

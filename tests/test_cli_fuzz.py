@@ -51,6 +51,16 @@ BASELINE: dict[str, list[str]] = {
     # `serve` blocks while it serves: its baseline must never start it. Port 0 is refused while
     # --host is fuzzed, and 192.0.2.1 (not loopback, no FOLLOWUP_WEB_PASSWORD) while --port is.
     "serve": ["--host", "192.0.2.1", "--port", "0"],
+    # No terminal (stdin is a StringIO) and --yes: it never waits for an answer; it writes only
+    # ./.env and its backups, in the test's folder; --no-check: it connects to nothing.
+    "init": [
+        "--provider", "other", "--smtp-host", "127.0.0.1", "--smtp-port", "2525",
+        "--smtp-security", "none", "--from", "Ada Candidate <ada@candidate.example>",
+        "--timezone", "Europe/Berlin", "--holidays", "DE", "--language", "de",
+        "--review", "on", "--imap-host", "127.0.0.1", "--imap-port", "1143",
+        "--imap-security", "none", "--username", "ada", "--auth", "password",
+        "--password-command", "echo x", "--yes", "--no-check", "--force",
+    ],
 }  # fmt: skip
 
 #: Text a clumsy user or an attacker types: anything, bytes that are not UTF-8, and old friends.

@@ -33,8 +33,8 @@ ENV_EXAMPLE = REPO / ".env.example"
 CONFIG_SOURCE = REPO / "service" / "config"
 PYPROJECT = REPO / "pyproject.toml"
 
-VARIABLE = re.compile(r"FOLLOWUP_[A-Z_]+")
-ASSIGNMENT = re.compile(r"^(?P<commented>#\s*)?(?P<name>FOLLOWUP_[A-Z_]+)=(?P<value>.*)$")
+VARIABLE = re.compile(r"FOLLOWUP_[A-Z0-9_]+")
+ASSIGNMENT = re.compile(r"^(?P<commented>#\s*)?(?P<name>FOLLOWUP_[A-Z0-9_]+)=(?P<value>.*)$")
 
 
 def compose() -> dict:
@@ -315,12 +315,47 @@ def test_env_example_works_as_it_is_for_a_new_user(tmp_path):
     assert settings.require_sender().domain.endswith(".invalid")  # outbox mode still works
 
 
-def test_env_example_commented_examples_are_accepted(tmp_path, tls_ca):
-    """Uncommenting every example line gives settings config accepts (with SMTP configured)."""
+#: Examples that are alternatives to each other: the password, its command, or OAuth2.
+LOGIN_ALTERNATIVES = {
+    "password": ("FOLLOWUP_SMTP_PASSWORD", "FOLLOWUP_IMAP_PASSWORD"),
+    "command": ("FOLLOWUP_SMTP_PASSWORD_COMMAND", "FOLLOWUP_IMAP_PASSWORD_COMMAND"),
+    "oauth2": ("FOLLOWUP_SMTP_AUTH", "FOLLOWUP_OAUTH2_TOKEN_COMMAND"),
+}
+
+
+@pytest.mark.parametrize("login", ["command", "oauth2"])
+def test_env_example_login_alternatives_are_accepted(tmp_path, login):
+    """Uncommenting every example but the other ways to log in gives accepted settings."""
+    others = {n for k, names in LOGIN_ALTERNATIVES.items() if k != login for n in names}
     lines = []
     for line in env_example_lines():
         m = ASSIGNMENT.match(line)
-        lines.append(line.lstrip("# ") if m and m.group("commented") else line)
+        if m and m.group("commented") and m.group("name") not in others | {
+            "FOLLOWUP_SMTP_CA_FILE", "FOLLOWUP_PLAN", "FOLLOWUP_TEMPLATES_DIR"
+        }:  # fmt: skip
+            line = line.lstrip("# ")
+        lines.append(line)
+    (tmp_path / ".env").write_text("\n".join(lines) + "\n")
+    settings = load_settings(tmp_path, environ={})
+    assert settings.smtp is not None and settings.imap is not None
+    assert settings.smtp.password is None and settings.imap.password == ""
+    if login == "command":
+        assert settings.smtp.password_command == "pass show mail/work"
+        assert settings.imap.password_command == "pass show mail/work-imap"
+    else:
+        assert settings.smtp.auth == settings.imap.auth == "xoauth2"
+        assert settings.smtp.token_command == settings.imap.token_command == "pizauth show work"
+
+
+def test_env_example_commented_examples_are_accepted(tmp_path, tls_ca):
+    """Uncommenting every example line gives settings config accepts (with SMTP configured;
+    logging in with the password, the first of LOGIN_ALTERNATIVES)."""
+    others = set(LOGIN_ALTERNATIVES["command"] + LOGIN_ALTERNATIVES["oauth2"])
+    lines = []
+    for line in env_example_lines():
+        m = ASSIGNMENT.match(line)
+        uncomment = m and m.group("commented") and m.group("name") not in others
+        lines.append(line.lstrip("# ") if uncomment else line)
     (tmp_path / ".env").write_text("\n".join(lines) + "\n")
     values = {m.group("name"): m.group("value") for m in map(ASSIGNMENT.match, lines) if m}
     for name, make in (

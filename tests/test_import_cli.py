@@ -126,3 +126,23 @@ def test_the_exported_calendar_reads_back_and_is_stable(workdir, run, clock, tmp
     run("export", "--ics", "--out", str(out))
     assert out.read_bytes() == first  # nothing changed: the same calendar
     assert run("export").code == 2
+
+
+def test_a_csv_row_may_name_the_language_of_its_follow_ups(workdir, run, clock, tmp_path):
+    run("migrate")
+    sheet = tmp_path / "interviews.csv"
+    sheet.write_text(
+        "company,role,at,tz,contacts,language\n"
+        "Acme,Engineer,2026-09-07 10:00,Europe/Berlin,Frau Jana Roe <jana@acme.example>,de\n"
+        "Globex,Engineer,2026-09-08 10:00,Europe/Paris,Jean Roe <jean@globex.example>,\n"
+    )
+    result = run("import", str(sheet))
+    assert result.code == 0, result.err
+    assert run("interview", "show", "1", "--json").json()["language"] == "de"
+    assert run("interview", "show", "2", "--json").json()["language"] is None
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "company,role,at,contacts,language\nAcme,Engineer,2026-09-07 10:00,Jo <jo@a.example>,xx\n"
+    )
+    refused = run("import", str(bad))
+    assert refused.code == 2 and "language" in refused.err

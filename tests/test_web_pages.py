@@ -242,3 +242,31 @@ def test_without_the_web_address_the_digest_has_no_links(web, run, clock, monkey
     monkeypatch.delenv("FOLLOWUP_WEB_URL")
     queue_two(run, clock, monkeypatch, record_interview)
     assert digest_links(web) == []
+
+
+def test_the_interview_form_sets_and_resets_the_language_of_its_follow_ups(logged_in):
+    form = logged_in.get("/interviews/new").text
+    data = {
+        "csrf": csrf_of(form),
+        "company": "Siemens",
+        "role": "Engineer",
+        "at": "2026-09-07T10:00",
+        "tz": "Europe/Berlin",
+        "duration": "45m",
+        "contacts": "Frau Jana Roe <jana@siemens.example>",
+        "language": "klingon",
+    }
+    refused = logged_in.post("/interviews/new", data=data)
+    assert refused.status_code == 422
+    field = re.search(r'<div class="field invalid">\s*<label for="(\w+)"', refused.text)[1]
+    assert field == "language"
+    logged_in.post("/interviews/new", data=data | {"language": "de"})
+    (interview,) = logged_in.get("/api/v1/interviews", headers=AUTH).json()["items"]
+    assert interview["language"] == "de"
+    edit = logged_in.get(f"/interviews/{interview['id']}/edit").text
+    assert 'name="language" type="text" value="de"' in edit
+    logged_in.post(
+        f"/interviews/{interview['id']}/edit", data=data | {"csrf": csrf_of(edit), "language": ""}
+    )
+    again = logged_in.get(f"/api/v1/interviews/{interview['id']}", headers=AUTH).json()
+    assert again["language"] is None

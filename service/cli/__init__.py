@@ -8,6 +8,7 @@ from service.cli import (  # noqa: F401  (they register commands)
     interviews,
     review,
     sending,
+    setup,
     web,
 )
 from service.cli.app import App, cli, main

@@ -53,6 +53,11 @@ def interview_options(required: bool):
                 help="A question you did not get to ask. Repeat for each.",
             ),
             click.option("--decision-date", help="When they said they would decide: YYYY-MM-DD."),
+            click.option(
+                "--language",
+                help="The language its follow-ups are written in: en, de, fr, es (or another "
+                "code with your own templates). Default: FOLLOWUP_LANGUAGE; 'default' resets.",
+            ),
             json_option,
         ]
         for opt in reversed(opts):

@@ -62,6 +62,12 @@ KNOWN_SETTINGS = frozenset(
         "WEB_ALLOWED_HOSTS",
         "WEB_URL",
         "API_TOKEN",
+        # set-up, secrets and languages (issue 13)
+        "SMTP_AUTH",
+        "SMTP_PASSWORD_COMMAND",
+        "IMAP_PASSWORD_COMMAND",
+        "OAUTH2_TOKEN_COMMAND",
+        "LANGUAGE",
     ]
 )
 #: Names the test suite and benchmarks use for themselves; not settings, not typos.

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from service.config.login import auth_mechanism, one_secret, token_command
 from service.config.smtp import LOCAL_HOSTS, load_ca_file
 from service.config.values import duration, path, whole
 from service.errors import ConfigError, UsageError
@@ -31,6 +32,12 @@ class ImapSettings:
     sent: str
     ca_file: Path | None
     timeout: float
+    #: As for SMTP (FOLLOWUP_SMTP_AUTH): "password", "xoauth2" or "oauthbearer".
+    auth: str = "password"
+    #: A command whose first line of output is the password (instead of `password`).
+    password_command: str | None = field(default=None, repr=False)
+    #: A command that prints an OAuth2 access token.
+    token_command: str | None = field(default=None, repr=False)
 
     @property
     def address(self) -> str:
@@ -61,11 +68,21 @@ def imap_settings(env: Mapping[str, str], base: Path) -> ImapSettings | None:
         env.get("FOLLOWUP_IMAP_USERNAME", "").strip()
         or env.get("FOLLOWUP_SMTP_USERNAME", "").strip()
     )
-    password = env.get("FOLLOWUP_IMAP_PASSWORD", "") or env.get("FOLLOWUP_SMTP_PASSWORD", "")
-    if not username or not password:
+    auth = auth_mechanism(env)
+    tokens = token_command(env, auth)
+    # The mailbox's own password (or command) first, else the SMTP one.
+    password, password_command = one_secret(
+        env, "FOLLOWUP_IMAP_PASSWORD", "FOLLOWUP_IMAP_PASSWORD_COMMAND"
+    )
+    if not (password or password_command):
+        password, password_command = one_secret(
+            env, "FOLLOWUP_SMTP_PASSWORD", "FOLLOWUP_SMTP_PASSWORD_COMMAND"
+        )
+    if not username or (auth == "password" and not (password or password_command)):
         raise ConfigError(
             "FOLLOWUP_IMAP_HOST is set but there is no login: set FOLLOWUP_IMAP_USERNAME and "
-            "FOLLOWUP_IMAP_PASSWORD (or the SMTP ones, which are used by default)"
+            "FOLLOWUP_IMAP_PASSWORD or FOLLOWUP_IMAP_PASSWORD_COMMAND (or the SMTP ones, which "
+            "are used by default)"
         )
     raw_folders = env.get("FOLLOWUP_IMAP_FOLDERS", "").strip() or "INBOX"
     folders = tuple(f.strip() for f in raw_folders.split(",") if f.strip())
@@ -82,6 +99,18 @@ def imap_settings(env: Mapping[str, str], base: Path) -> ImapSettings | None:
         raise ConfigError(f"FOLLOWUP_IMAP_SENT={sent!r} is not accepted: use auto, off or a name")
     ca_file = load_ca_file("FOLLOWUP_SMTP_CA_FILE", path(env, "FOLLOWUP_SMTP_CA_FILE", base))
     timeout = duration(env, "FOLLOWUP_IMAP_TIMEOUT", "30s", longest=timedelta(minutes=10))
+    oauth = auth != "password"
     return ImapSettings(
-        host, port, security, username, password, folders, sent, ca_file, timeout.total_seconds()
+        host,
+        port,
+        security,
+        username,
+        "" if oauth else (password or ""),
+        folders,
+        sent,
+        ca_file,
+        timeout.total_seconds(),
+        auth=auth,
+        password_command=None if oauth else password_command,
+        token_command=tokens,
     )

@@ -22,6 +22,7 @@ from service.config.values import (
 )
 from service.config.web import WebSettings, web_settings
 from service.errors import ConfigError, UsageError
+from service.languages import check_language
 from service.validation import Mailbox, check_email, check_zone, is_dir, is_file, parse_mailbox
 
 #: A sender copied from the example file unchanged: never to be sent from over SMTP.
@@ -67,6 +68,9 @@ class Settings:
     #: How long one template may take to render, and how much text it may make.
     render_timeout: float = 1.0
     render_max_kb: int = 256
+    #: The language follow-ups are written in unless an interview names its own (and the
+    #: language of reminders to the user).
+    language: str = "en"
     #: Things worth saying once, e.g. a misspelled FOLLOWUP_ name that is ignored.
     warnings: tuple[str, ...] = ()
     #: `followup serve`: where it listens, who may log in, the address digest links point at.
@@ -155,6 +159,14 @@ def load_settings(
         )
 
     smtp = smtp_settings(env, config_dir)
+    raw_language = env.get("FOLLOWUP_LANGUAGE", "").strip() or "en"
+    try:
+        language = check_language(raw_language, "FOLLOWUP_LANGUAGE")
+    except UsageError:
+        raise ConfigError(
+            f"FOLLOWUP_LANGUAGE={raw_language!r} is not accepted: use a language code such as "
+            "en, de, fr or es"
+        ) from None
     return Settings(
         workdir=workdir,
         env_file=env_file,
@@ -185,6 +197,7 @@ def load_settings(
             env, "FOLLOWUP_RENDER_TIMEOUT", "1s", longest=timedelta(minutes=1)
         ).total_seconds(),
         render_max_kb=whole(env, "FOLLOWUP_RENDER_MAX_KB", 256, minimum=1, maximum=100_000),
+        language=language,
         warnings=tuple(unknown_names(env)),
         web=web_settings(env),
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from service.config.login import auth_mechanism, one_secret, token_command
 from service.config.values import duration, path, whole
 from service.errors import ConfigError, UsageError
 from service.validation import check_host, is_file
@@ -30,6 +31,12 @@ class SmtpSettings:
     password: str | None = field(repr=False)
     ca_file: Path | None
     timeout: float
+    #: "password", or an OAuth2 mechanism ("xoauth2", "oauthbearer") with token_command.
+    auth: str = "password"
+    #: A command whose first line of output is the password (instead of `password`).
+    password_command: str | None = field(default=None, repr=False)
+    #: A command that prints an OAuth2 access token.
+    token_command: str | None = field(default=None, repr=False)
 
     @property
     def address(self) -> str:
@@ -55,6 +62,10 @@ def load_ca_file(name: str, ca_file: Path | None) -> Path | None:
 
 
 def smtp_settings(env: Mapping[str, str], base: Path) -> SmtpSettings | None:
+    auth = auth_mechanism(env)
+    password, password_command = one_secret(
+        env, "FOLLOWUP_SMTP_PASSWORD", "FOLLOWUP_SMTP_PASSWORD_COMMAND"
+    )
     security = env.get("FOLLOWUP_SMTP_SECURITY", "").strip().lower() or "starttls"
     if security not in SECURITY_CHOICES:
         raise ConfigError(
@@ -70,10 +81,13 @@ def smtp_settings(env: Mapping[str, str], base: Path) -> SmtpSettings | None:
     port = whole(env, "FOLLOWUP_SMTP_PORT", DEFAULT_PORTS[security], minimum=1, maximum=65535)
     ca_file = load_ca_file("FOLLOWUP_SMTP_CA_FILE", path(env, "FOLLOWUP_SMTP_CA_FILE", base))
     username = env.get("FOLLOWUP_SMTP_USERNAME", "").strip() or None
-    password = env.get("FOLLOWUP_SMTP_PASSWORD", "") or None
-    if bool(username) != bool(password):
+    tokens = token_command(env, auth)
+    if auth != "password" and not username:
+        raise ConfigError(f"FOLLOWUP_SMTP_AUTH={auth} needs FOLLOWUP_SMTP_USERNAME (your address)")
+    if auth == "password" and bool(username) != bool(password or password_command):
         raise ConfigError(
-            "FOLLOWUP_SMTP_USERNAME and FOLLOWUP_SMTP_PASSWORD go together: set both or neither"
+            "FOLLOWUP_SMTP_USERNAME and FOLLOWUP_SMTP_PASSWORD (or FOLLOWUP_SMTP_PASSWORD_COMMAND) "
+            "go together: set both or neither"
         )
     if username and security == "none" and host not in LOCAL_HOSTS:
         raise ConfigError(
@@ -81,7 +95,18 @@ def smtp_settings(env: Mapping[str, str], base: Path) -> SmtpSettings | None:
             "use starttls or ssl (none is only for a relay on this machine)"
         )
     timeout = duration(env, "FOLLOWUP_SMTP_TIMEOUT", "30s", longest=timedelta(minutes=10))
-    return SmtpSettings(host, port, security, username, password, ca_file, timeout.total_seconds())
+    return SmtpSettings(
+        host,
+        port,
+        security,
+        username,
+        password if auth == "password" else None,
+        ca_file,
+        timeout.total_seconds(),
+        auth=auth,
+        password_command=password_command if auth == "password" else None,
+        token_command=tokens,
+    )
 
 
 def send_lease(env: Mapping[str, str], smtp: SmtpSettings | None) -> timedelta:

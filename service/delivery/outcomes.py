@@ -115,7 +115,7 @@ class Recorder:
     def failure_notes(self, row: FollowUp, reason: str, now: datetime) -> list[FollowUp]:
         if row.contact is None:
             return []  # a note to the user about a note to the user helps nobody
-        context = context_for(row, self.me)
+        context = context_for(row, self.me, language=self.settings.language)
         context["failed"] = {
             "id": row.id,
             "step": row.step,

@@ -25,6 +25,7 @@ COLUMNS = (
     "notes",
     "questions",
     "decision_date",
+    "language",
 )
 #: Cells holding several values separate them with this.
 LIST_SEPARATOR = ";"
@@ -189,8 +190,15 @@ class _RowReader:
         ]
         decision = cells.get("decision_date", "").strip()
         decided = self.check("decision_date", decision_date=decision) if decision else None
+        language = cells.get("language", "").strip()
+        spoken = self.check("language", language=language) if language else None
         contacts = self._contacts(cells.get("contacts", ""))
-        if len(self.problems) > before or None in checked or start is None:
+        if (
+            len(self.problems) > before
+            or None in checked
+            or start is None
+            or (language and spoken is None)
+        ):
             return None
         duration_of, location, notes, questions = checked
         return ImportedInterview(
@@ -205,6 +213,7 @@ class _RowReader:
             notes=notes.notes or "",
             questions=tuple(questions.questions or ()),
             decision_date=decided.decision_date if decided else None,
+            language=spoken.language if spoken else None,
         )
 
     def _required(

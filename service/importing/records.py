@@ -80,6 +80,8 @@ class ImportedInterview:
     notes: str = ""
     questions: tuple[str, ...] = ()
     decision_date: date | None = None
+    #: The language of its follow-ups ("de"); None: the user's (FOLLOWUP_LANGUAGE).
+    language: str | None = None
     #: The invitation's UID and SEQUENCE (None / 0 for CSV rows): a newer SEQUENCE is an update.
     uid: str | None = None
     sequence: int = 0

@@ -283,6 +283,7 @@ def _interview_row(item: ImportedInterview, now: datetime) -> dict:
         "notes": item.notes or "",
         "questions": list(item.questions),
         "decision_date": item.decision_date,
+        "language": item.language,
         "status": InterviewStatus.ACTIVE,
         "created_at": now,
         "updated_at": now,

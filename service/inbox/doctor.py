@@ -24,7 +24,9 @@ def imap_checks(settings: Settings, db: Database | None = None) -> Iterator[Chec
     if imap is None:
         yield Check("imap", True, "not configured: replies and bounces are not read", "")
         return
-    described = f"{imap.address} ({imap.security}, user {imap.username}, password ****)"
+    from service.credentials import describe_login
+
+    described = f"{imap.address} ({imap.security}, {describe_login(imap)})"
     try:
         with Mailbox(imap) as box:
             yield Check("imap", True, f"{described}: connected, TLS verified, logged in"

@@ -90,11 +90,16 @@ class Mailbox:
                 phase = "starttls"
                 self.client.starttls(context)
             phase = "login"
-            self.client.login(s.username, s.password)
+            from service.credentials import imap_login
+
+            imap_login(self.client, s)
             self.capabilities = frozenset(self.client.capabilities())
         except (imapclient.exceptions.IMAPClientError, OSError, ssl.SSLError) as exc:
             self.close()
             raise self._error(phase, exc) from None
+        except FollowupError as exc:  # a password or token command that failed
+            self.close()
+            raise InboxUnavailable(f"IMAP {s.address} ({phase}): {exc}") from None
         return self
 
     def close(self) -> None:

@@ -115,6 +115,7 @@ class InterviewIn(BaseModel):
     decision_date: str | None = Field(None, examples=["2026-09-18"])
     topics: list[str] = Field(default_factory=list, examples=[["jane@acme.example=on-call"]])
     greetings: list[str] = Field(default_factory=list)
+    language: str | None = Field(None, examples=["de"])
 
 
 class InterviewChange(InterviewIn):

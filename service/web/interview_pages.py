@@ -17,7 +17,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(logged_in)])
 #: The form's fields, as `interview add` names them.
 FIELDS = (
     "company", "role", "at", "tz", "duration", "location", "contacts", "notes", "questions",
-    "decision_date",
+    "decision_date", "language",
 )  # fmt: skip
 #: Which form field a CLI flag in an error message stands for.
 FLAG_FIELDS = {
@@ -35,6 +35,7 @@ FLAG_FIELDS = {
     "notes": "notes",
     "question": "questions",
     "decision-date": "decision_date",
+    "language": "language",
     "outcome": "outcome",
 }
 _FLAG = re.compile(r"--([a-z-]+)")
@@ -76,6 +77,7 @@ def current_values(interview) -> dict[str, str]:
         "notes": interview.notes or "",
         "questions": "\n".join(interview.questions or []),
         "decision_date": interview.decision_date.isoformat() if interview.decision_date else "",
+        "language": interview.language or "",
     }
 
 
@@ -137,13 +139,14 @@ def add(
     notes: str = Form(""),
     questions: str = Form(""),
     decision_date: str = Form(""),
+    language: str = Form(""),
 ) -> Response:
     """Record an interview; on any error nothing is written and the form comes back."""
     from service import interviews, planner
 
     web = web_of(request)
     values = dict(zip(FIELDS, (company, role, at, tz, duration, location, contacts, notes,
-                               questions, decision_date), strict=True))  # fmt: skip
+                               questions, decision_date, language), strict=True))  # fmt: skip
     try:
         data = interviews.parse_input(
             company=company,
@@ -156,6 +159,7 @@ def add(
             questions=lines(questions),
             decision_date=decision_date or None,
             contacts=lines(contacts),
+            language=language.strip() or None,
         )
         outcome = interviews.add_interview(
             web.db, planner.Planner(web.settings), data, web.now(), actor=web.actor()
@@ -212,6 +216,7 @@ def edit(
     notes: str = Form(""),
     questions: str = Form(""),
     decision_date: str = Form(""),
+    language: str = Form(""),
 ) -> Response:
     """Change what the form changed; the follow-ups are re-timed and the page says how."""
     from service import interviews, planner, review
@@ -220,7 +225,7 @@ def edit(
     web = web_of(request)
     interview, _f = interviews.get_interview(web.db, interview_id)
     given = dict(zip(FIELDS, (company, role, at, tz, duration, location, contacts, notes,
-                              questions, decision_date), strict=True))  # fmt: skip
+                              questions, decision_date, language), strict=True))  # fmt: skip
     now = current_values(interview)
     changed = {k for k in FIELDS if given[k].replace("\r\n", "\n").strip() != now[k].strip()}
     try:
@@ -233,6 +238,7 @@ def edit(
             contacts=lines(contacts) if "contacts" in changed else None,
             questions=lines(questions) if "questions" in changed else None,
             decision_date=(decision_date or "none") if "decision_date" in changed else None,
+            language=(language.strip() or "default") if "language" in changed else None,
         )
         outcome = interviews.update_interview(
             web.db, planner.Planner(web.settings), interview_id, data, web.now(), actor=web.actor()
