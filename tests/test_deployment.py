@@ -175,14 +175,67 @@ def test_compose_starts_postgres_then_migrates_then_runs_the_worker():
     assert image_argv(svc["migrate"])[1:] == ["migrate"]
     assert svc["migrate"]["restart"] == "no"
     assert svc["worker"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
-    assert image_argv(svc["worker"])[1:] == ["worker"]
-    assert svc["worker"]["restart"] == "unless-stopped"
+    assert image_argv(svc["worker"])[1:] == ["worker", "--wait-for-settings"]
+
+
+@pytest.mark.parametrize("name", ["worker", "web"])
+def test_long_running_services_heal_without_a_restart_loop(name):
+    """Restarted after a crash and after a reboot; settings they cannot start with make them
+    wait for the fix (a container's restart policy cannot tell exit 78 apart); healthy means
+    `followup health` says so."""
+    service = services()[name]
+    assert service["restart"] == "unless-stopped"
+    argv = image_argv(service)
+    assert "--wait-for-settings" in argv
+    test = service["healthcheck"]["test"]
+    assert test[0] == "CMD" and test[1:3] == ["followup", "health"]
+    resolve_followup_command(test[2:])
+    check = service["healthcheck"]
+    # Unhealthy only after the heartbeat is really stale: three ticks (90s by default) and more.
+    assert _seconds(check["interval"]) * (check["retries"] + 1) >= 60
+    if name == "worker":
+        assert "--this-host" in test  # this container's worker, not another one's
+    else:
+        url = test[test.index("--web") + 1]
+        port = argv[argv.index("--port") + 1]
+        assert url == f"http://127.0.0.1:{port}/healthz"
+
+
+def _seconds(value: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([sm])", value).groups()
+    return int(number) * (60 if unit == "m" else 1)
+
+
+def test_settings_plan_templates_outbox_and_backups_come_from_the_host():
+    anchor = compose()["x-followup"]
+    mounts = {m["target"]: m for m in anchor["volumes"]}
+    assert mounts["/etc/followup/.env"]["source"] == "./.env"
+    assert mounts["/etc/followup/.env"]["read_only"] is True
+    assert mounts["/etc/followup/config"]["read_only"] is True
+    assert anchor["environment"]["FOLLOWUP_ENV_FILE"] == "/etc/followup/.env"
+    assert anchor["environment"]["FOLLOWUP_OUTBOX_DIR"] == "/data/outbox"
+    for target, folder in (("/data/outbox", "outbox"), ("/data/backups", "backups")):
+        assert mounts[target]["source"] == f"./{folder}" and not mounts[target].get("read_only")
+    # A missing host path is an error, not a root-owned folder Docker makes: each folder is in
+    # git (a fresh clone has them, owned by whoever cloned), and .env is copied first.
+    for mount in mounts.values():
+        assert mount["bind"]["create_host_path"] is False
+        if mount["source"] != "./.env":
+            assert (REPO / mount["source"] / ".gitignore").exists(), mount["source"]
+    # The services run as the host user, who owns .env (0600), outbox/ and backups/.
+    assert anchor["user"] == "${HOST_UID:-1000}:${HOST_GID:-1000}"
+
+
+def test_a_backup_is_one_command():
+    backup = services()["backup"]
+    assert image_argv(backup)[1:] == ["backup"]
+    assert backup["restart"] == "no" and backup["profiles"] == ["tools"]
 
 
 def test_mailpit_runs_only_in_the_dev_profile_and_only_on_loopback():
     svc = services()
     with_profiles = {name for name, s in svc.items() if s.get("profiles")}
-    assert with_profiles == {"mailpit"}, "everything but mailpit starts without a profile"
+    assert with_profiles == {"mailpit", "backup"}, "the rest starts without a profile"
     assert svc["mailpit"]["profiles"] == ["dev"]
     ports = svc["mailpit"]["ports"]
     assert {p.rsplit(":", 1)[1] for p in ports} == {"8025", "1025"}
@@ -192,9 +245,13 @@ def test_mailpit_runs_only_in_the_dev_profile_and_only_on_loopback():
 
 
 def test_compose_database_url_is_accepted_by_the_settings(tmp_path):
-    for name in ("migrate", "worker"):
-        environment = services()[name]["environment"]
-        settings = load_settings(tmp_path, environ={**environment, "FOLLOWUP_TIMEZONE": "UTC"})
+    (tmp_path / "settings.env").write_text("FOLLOWUP_TIMEZONE=UTC\n")
+    for name in ("migrate", "worker", "web"):
+        environment = services()[name]["environment"] | {
+            "FOLLOWUP_ENV_FILE": str(tmp_path / "settings.env"),
+            "FOLLOWUP_WEB_PASSWORD": "a long password",
+        }
+        settings = load_settings(tmp_path, environ=environment)
         assert settings.database_url == (
             "postgresql+psycopg://followup:followup@postgres:5432/followup"
         )

@@ -126,7 +126,7 @@ def test_header_problems_stop_before_the_rows(tmp_path):
             1,
             "C (When)",
             "unknown column 'When': the columns are company, role, at, tz, duration, location, "
-            "contacts, notes, questions, decision_date",
+            "contacts, notes, questions, decision_date, language",
         ),
         (1, "F", "the column 'notes' appears twice"),
         (1, None, "the column 'at' is missing: the first row must name it"),

@@ -60,7 +60,7 @@ def test_the_wheel_carries_the_templates_in_every_language_and_the_migrations(wh
     for language in ("", ".de", ".fr", ".es"):
         assert f"service/_data/templates/thank_you{language}.txt" in names
     assert "service/_data/migrations/env.py" in names
-    assert "service/_data/migrations/versions/0007_language.py" in names
+    assert "service/_data/migrations/versions/0008_language.py" in names
     assert "service/default_plan.toml" in names
 
 

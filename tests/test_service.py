@@ -286,14 +286,21 @@ def test_health_of_a_running_server_and_worker(tmp_path, db_url, mailserver):
     assert "does not answer" in stopped.stdout
 
 
-def test_serve_with_bad_settings_exits_78(tmp_path, db_url):
-    env = worker_env(db_url, {}, FOLLOWUP_REVIEW="perhaps")
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ({"FOLLOWUP_REVIEW": "perhaps"}, "FOLLOWUP_REVIEW"),
+        ({"FOLLOWUP_WEB_HOST": "0.0.0.0"}, "FOLLOWUP_WEB_PASSWORD"),  # public, no password
+    ],
+)
+def test_serve_with_bad_settings_exits_78(tmp_path, db_url, setting, named):
+    env = worker_env(db_url, {}, **setting)
     result = subprocess.run(
         [sys.executable, "-m", "service", "serve", "--port", "8099"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 78, result.stderr
-    assert "FOLLOWUP_REVIEW" in result.stderr
+    assert named in result.stderr and result.stderr.count("\n") == 1
 
 
 def test_healthz_answers_without_a_login_and_says_when_the_database_is_gone(web):
@@ -302,3 +309,31 @@ def test_healthz_answers_without_a_login_and_says_when_the_database_is_gone(web)
     web.app.state.web.db = Database("postgresql+psycopg://nobody@127.0.0.1:1/x")
     gone = web.get("/healthz")
     assert gone.status_code == 503 and gone.text == "database unavailable\n"
+
+
+def test_a_worker_told_to_wait_for_its_settings_starts_once_they_are_fixed(
+    tmp_path, db_url, mailserver
+):
+    """In a container (restart: unless-stopped) a bad .env must not become a restart loop: the
+    worker says what is wrong once, waits, and starts by itself when the file is fixed."""
+    settings = tmp_path / "followup.env"
+    settings.write_text("FOLLOWUP_REVIEW=perhaps\n")
+    seed_due(db_url, 1)
+    env = worker_env(
+        db_url, mailserver.env(), FOLLOWUP_ENV_FILE=str(settings), FOLLOWUP_LOG_LEVEL="INFO"
+    )
+    worker = start_worker(tmp_path, env, "--wait-for-settings")
+    log = LogReader(worker)
+    try:
+        log.wait_for("waiting for the settings to be fixed")
+        assert log.count("FOLLOWUP_REVIEW") == 1  # said once, not every few seconds
+        assert worker.poll() is None and not mailserver.received
+        settings.write_text("FOLLOWUP_REVIEW=off\n")
+        log.wait_for("worker started")
+        while not mailserver.received:
+            assert worker.poll() is None, log.text
+            threading.Event().wait(0.05)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+    assert worker.returncode == 0, log.finish()

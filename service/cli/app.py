@@ -8,13 +8,13 @@ these settings, so that its service manager does not restart it in a loop. Error
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -27,6 +27,10 @@ if TYPE_CHECKING:  # the modules behind them load when a command needs them: `--
     from service.db import Database
 
 log = logging.getLogger("followup")
+T = TypeVar("T")
+
+#: How often a service waiting for its settings to be fixed tries them again.
+SETTINGS_RETRY_SECONDS = 2.0
 
 #: A record id as the database stores it: anything else is refused as bad input.
 ID = click.IntRange(min=1, max=2**31 - 1)
@@ -103,18 +107,33 @@ class App:
 
         return actor_name(role)
 
-    @contextlib.contextmanager
-    def starting(self, *, service: bool) -> Iterator[None]:
-        """A long-running service's start: a settings error exits 78 (EX_CONFIG), which the
-        systemd unit and Compose do not restart in a loop; a one-shot run keeps exit 2."""
+    def start_service(self, start: Callable[[], T], *, wait: bool = False) -> T:
+        """Start a long-running service (read and check its settings, open the database) with
+        `start`. A settings error exits 78 (EX_CONFIG), which the systemd unit does not restart
+        in a loop; with `wait` (for a container, whose restart policy cannot tell 78 apart), it
+        is said once and tried again every few seconds, until the settings are fixed."""
         from service.errors import SetupError, Unreachable, UsageError
 
-        try:
-            yield
-        except UsageError as exc:
-            if not service or isinstance(exc, Unreachable):
-                raise
-            raise SetupError(f"{exc} (then start it again)") from None
+        said = None
+        while True:
+            try:
+                return start()
+            except UsageError as exc:
+                if isinstance(exc, Unreachable):
+                    raise  # not the settings: the service manager tries again later
+                if not wait:
+                    raise SetupError(f"{exc} (then start it again)") from None
+                if str(exc) != said:
+                    said = str(exc)
+                    click.echo(
+                        f"followup: error: {' '.join(said.split())} (waiting for the settings "
+                        "to be fixed: this starts by itself then)",
+                        err=True,
+                    )
+            self.close()
+            for name in ("settings", "db", "rule"):
+                self.__dict__.pop(name, None)
+            time.sleep(SETTINGS_RETRY_SECONDS)
 
     def close(self) -> None:
         """Give back database connections when the command ends."""

@@ -93,17 +93,23 @@ def _day_start(day: str, app: App):
 
 @cli.command("worker")
 @click.option("--once", is_flag=True, help="Send everything due now, then exit (for cron).")
+@click.option(
+    "--wait-for-settings",
+    is_flag=True,
+    help="On a settings error, say so and wait for the fix instead of exiting 78 (containers).",
+)
 @pass_app
-def worker_cmd(app: App, once: bool) -> None:
+def worker_cmd(app: App, once: bool, wait_for_settings: bool) -> None:
     """Send due follow-ups until stopped (SIGTERM/SIGINT finish the message in flight).
 
     A running worker re-reads .env and the plan file when they change (within one tick), or at
-    once on SIGHUP.
+    once on SIGHUP. Settings it cannot start with exit 78 (EX_CONFIG), or with
+    --wait-for-settings are tried again every few seconds until fixed; with --once, exit 2.
     """
     from service.config import load_settings
     from service.worker import Worker
 
-    with app.starting(service=not once):
+    def start() -> Worker:
         settings = app.settings
         settings.require_sender()
         if settings.smtp is None and settings.sender is None:
@@ -112,7 +118,9 @@ def worker_cmd(app: App, once: bool) -> None:
                 f"signed 'Your Name' until you set it in .env ({settings.outbox_dir})",
                 err=True,
             )
-        worker = Worker(settings, app.ready_db(), clock=app.now, load=load_settings)
+        return Worker(settings, app.ready_db(), clock=app.now, load=load_settings)
+
+    worker = start() if once else app.start_service(start, wait=wait_for_settings)
     if once:
         summary = worker.run_until_idle()
         click.echo(

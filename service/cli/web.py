@@ -24,9 +24,19 @@ from service.cli.app import App, cli, pass_app
     is_flag=True,
     help="Forget the generated login password and print a new one (without FOLLOWUP_WEB_PASSWORD).",
 )
+@click.option(
+    "--wait-for-settings",
+    is_flag=True,
+    help="On a settings error, say so and wait for the fix instead of exiting 78 (containers).",
+)
 @pass_app
 def serve_cmd(
-    app: App, host: str | None, port: int | None, with_worker: bool, new_password: bool
+    app: App,
+    host: str | None,
+    port: int | None,
+    with_worker: bool,
+    new_password: bool,
+    wait_for_settings: bool,
 ) -> None:
     """Serve the web pages and the JSON API until Ctrl-C.
 
@@ -37,14 +47,21 @@ def serve_cmd(
     from service.config.web import check_bind_host
     from service.web.server import check_bind, serve
 
-    with app.starting(service=True):
+    if host is not None:  # a mistyped flag is a usage error (exit 2)
+        host = check_bind_host(host, "--host")
+
+    def start():
         settings = app.settings
-        host = check_bind_host(host, "--host") if host is not None else settings.web.host
-        port = port or settings.web.port
-        check_bind(settings, host, port)
+        if host is None:  # where the settings say: one that does not check out exits 78
+            check_bind(settings, settings.web.host, port or settings.web.port)
         if with_worker:
             settings.require_sender()
-        db = app.ready_db()
+        return settings, app.ready_db()
+
+    settings, db = app.start_service(start, wait=wait_for_settings)
+    host = host or settings.web.host
+    port = port or settings.web.port
+    check_bind(settings, host, port)  # for --host: exit 2, as any flag that does not fit
     serve(
         settings,
         db,
