@@ -302,3 +302,31 @@ def test_export_is_streamed_a_row_at_a_time(workdir, run, clock, db_url, tmp_pat
     assert counts["followups"] == 3 * portable.CHUNK
     # Rows went out while later ones were still being read, not all at the end.
     assert seen[len(seen) // 2] > portable.CHUNK
+
+
+def test_an_export_from_an_older_followup_loads_with_defaults_for_what_it_lacks(
+    workdir, run, clock, tmp_path
+):
+    """A file written before a column existed (here: interviews.language, schema 0008) loads;
+    the column takes its default."""
+    clock.set(datetime(2026, 9, 1, 12, 0, tzinfo=UTC))
+    run("migrate")
+    assert run(*ADD, "--company", "Acme", "--at", "2026-09-07 10:00",
+               "--contact", "Jane Roe <jane@acme.example>").code == 0  # fmt: skip
+    current = tmp_path / "now.jsonl"
+    assert run("export", "--json", "--out", str(current)).code == 0
+    lines = [json.loads(line) for line in current.read_text().splitlines()]
+    lines[0]["schema"] = "0007"
+    for item in lines[1:]:
+        if item["table"] == "interviews":
+            del item["row"]["language"]
+    older = tmp_path / "older.jsonl"
+    older.write_text("\n".join(json.dumps(item) for item in lines) + "\n")
+    target = {"FOLLOWUP_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}"}
+    loaded = run("load", str(older), env=target)
+    assert loaded.code == 0, loaded.err
+    shown = run("interview", "show", "1", "--json", env=target).json()
+    assert shown["company"] == "Acme" and shown["language"] is None
+    assert (
+        run("schedule", "--all", "--json", env=target).out == run("schedule", "--all", "--json").out
+    )
