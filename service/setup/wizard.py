@@ -214,7 +214,6 @@ def interactive(a: Answers) -> Answers:
         a.provider = choose("Your mail provider:", list(PROVIDERS), LABELS, "gmail")
     if a.provider == "none":
         return a
-    assert a.provider is not None  # a missing --provider was refused above
     preset = PRESETS.get(a.provider)
     if preset is not None:
         describe(preset)
