@@ -26,6 +26,7 @@ test: install-test
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy service
 
 format: install-test
 	$(BIN)/ruff format .

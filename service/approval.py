@@ -8,12 +8,24 @@ everything not yet sent, in a worker that is already running too.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import and_, false, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from service.models import FollowUp, Kind
 from service.plan import Plan
+
+
+class Reviewable(Protocol):
+    """What the rule reads of a follow-up: a stored FollowUp or a listed one."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def step(self) -> str: ...
+    @property
+    def contact_id(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -46,7 +58,7 @@ class ReviewRule:
             return False
         return self.default and to_contact
 
-    def of_row(self, row: FollowUp) -> bool:
+    def of_row(self, row: Reviewable) -> bool:
         return self.needs_review(row.kind, row.step, row.contact_id is not None)
 
     def sql(self) -> ColumnElement[bool]:

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from service.validation import local_to_utc, require_aware, wall_time_status
+
+if TYPE_CHECKING:
+    from holidays import HolidayBase
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: How far ahead to look for an open day before declaring the calendar closed for good.
@@ -31,7 +35,7 @@ class Window:
 
 
 @lru_cache(maxsize=16)
-def _holiday_set(code: str):
+def _holiday_set(code: str) -> HolidayBase:
     import holidays
 
     country, _, subdiv = code.partition("-")

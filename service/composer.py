@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.context import followup_context
+from service.errors import FollowupError
 from service.languages import DEFAULT_LANGUAGE
 from service.messages import OutgoingMessage, reply_subject
 from service.models import DELIVERED, LIVE, FollowUp
@@ -37,12 +39,12 @@ def peers_of(session: Session, interview_ids: set[int]) -> dict[int, list[Follow
         for row in session.scalars(
             select(FollowUp).where(FollowUp.interview_id.in_(interview_ids))
         ):
-            peers[row.interview_id].append(row)
+            peers[cast(int, row.interview_id)].append(row)  # matched by interview_id IN (...)
     return peers
 
 
 def thread_of(
-    session: Session,
+    session: Session | None,
     f: FollowUp,
     templates: Templates,
     me: Mailbox,
@@ -52,11 +54,13 @@ def thread_of(
 
     A message is earlier when it may already have reached the recipient, or when it is still
     to go out and is due before this one. `peers` (the interview's follow-ups, see peers_of)
-    saves the query when the caller has them loaded.
+    saves the query when the caller has them loaded (and then `session` may be None).
     """
     if f.interview_id is None:
         return Thread(None, None, ())
     if peers is None:
+        if session is None:
+            raise ValueError("thread_of needs a session or the interview's follow-ups (peers)")
         peers = peers_of(session, {f.interview_id})[f.interview_id]
     earlier = sorted(
         (
@@ -88,7 +92,9 @@ def thread_of(
     )
 
 
-def _base_subject(session: Session, root: FollowUp, templates: Templates, me: Mailbox) -> str:
+def _base_subject(
+    session: Session | None, root: FollowUp, templates: Templates, me: Mailbox
+) -> str:
     if root.subject:
         return reply_subject(root.subject)[4:]
     language = language_of(root, templates.language)
@@ -107,13 +113,15 @@ def context_for(
     f: FollowUp, me: Mailbox, thread: Thread | None = None, *, language: str = DEFAULT_LANGUAGE
 ) -> dict:
     """The data the follow-up's template is rendered with."""
+    if f.interview is None:  # only notes have none, and their text is made with them
+        raise FollowupError(f"follow-up {f.id} belongs to no interview: nothing to render it with")
     context = followup_context(f.interview, f.contact, me, f.step, f.due_at, language)
     context["thread_subject"] = thread.root_subject if thread else None
     return context
 
 
 def compose(
-    session: Session,
+    session: Session | None,
     f: FollowUp,
     templates: Templates,
     me: Mailbox,
@@ -131,7 +139,7 @@ def compose(
 
 
 def current_source_hash(
-    session: Session,
+    session: Session | None,
     f: FollowUp,
     templates: Templates,
     me: Mailbox,

@@ -17,8 +17,16 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from service.errors import FollowupError
+
+if TYPE_CHECKING:
+    import smtplib
+
+    from imapclient import IMAPClient
+
+    from service.config import ImapSettings, SmtpSettings
 
 #: How long an access token whose expiry cannot be read is used before asking again. Token
 #: helpers (pizauth, oama, mutt_oauth2.py) refresh it themselves; asking is cheap.
@@ -152,7 +160,9 @@ def sasl_string(mechanism: str, username: str, token: str) -> str:
 TOKEN_SETTING = "FOLLOWUP_OAUTH2_TOKEN_COMMAND"
 
 
-def with_token(command: str, timeout: float, login: Callable[[str], None], refused: type) -> None:
+def with_token(
+    command: str, timeout: float, login: Callable[[str], None], refused: type[BaseException]
+) -> None:
     """Log in with the cached token; if the server refuses it (`refused` is raised), forget it,
     fetch a fresh one and try once more."""
     for attempt in (1, 2):
@@ -166,16 +176,21 @@ def with_token(command: str, timeout: float, login: Callable[[str], None], refus
                 raise
 
 
-def smtp_login(conn, settings) -> None:
+def smtp_login(conn: smtplib.SMTP, settings: SmtpSettings) -> None:
     """AUTH on an open smtplib connection, as the SMTP settings say."""
     import smtplib
 
     s = settings
+    username = s.username
+    if not username:  # the caller logs in only when one is set
+        raise CredentialError(
+            "FOLLOWUP_SMTP_USERNAME is not set: there is no one to log in as", setup=True
+        )
     if s.auth == "password":
         setting = "FOLLOWUP_SMTP_PASSWORD_COMMAND"
         secret = password_of(s.password, s.password_command, setting, s.timeout)
         try:
-            conn.login(s.username, secret)
+            conn.login(username, secret)
         except smtplib.SMTPAuthenticationError:
             passwords.forget(s.password_command)
             raise
@@ -190,14 +205,14 @@ def smtp_login(conn, settings) -> None:
         )
 
     def login(token: str) -> None:
-        initial = sasl_string(s.auth, s.username, token)
+        initial = sasl_string(s.auth, username, token)
         # After a refused token the server sends an error challenge; the answer is empty.
         conn.auth(mechanism, lambda challenge=None: initial if challenge is None else "")
 
-    with_token(s.token_command, s.timeout, login, smtplib.SMTPAuthenticationError)
+    with_token(_token_command(s), s.timeout, login, smtplib.SMTPAuthenticationError)
 
 
-def imap_login(client, settings) -> None:
+def imap_login(client: IMAPClient, settings: ImapSettings) -> None:
     """LOGIN or AUTHENTICATE on an open imapclient connection, as the IMAP settings say."""
     import imapclient
 
@@ -218,10 +233,16 @@ def imap_login(client, settings) -> None:
         else:
             client.oauthbearer_login(s.username, token)
 
-    with_token(s.token_command, s.timeout, login, imapclient.exceptions.LoginError)
+    with_token(_token_command(s), s.timeout, login, imapclient.exceptions.LoginError)
 
 
-def describe_login(settings) -> str:
+def _token_command(settings: SmtpSettings | ImapSettings) -> str:
+    if settings.token_command is None:  # the settings refuse an OAuth2 mechanism without one
+        raise CredentialError(f"{TOKEN_SETTING} is not set: it is needed for OAuth2", setup=True)
+    return settings.token_command
+
+
+def describe_login(settings: SmtpSettings | ImapSettings) -> str:
     """How the SMTP or IMAP settings log in, in words, without the secret."""
     if settings.auth != "password":
         how = f"OAuth2 {MECHANISMS[settings.auth]} token from {TOKEN_SETTING}"

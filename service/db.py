@@ -6,13 +6,17 @@ import contextlib
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.errors import FollowupError, Unreachable, UsageError
 from service.validation import exists
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -29,7 +33,7 @@ def make_engine(url: str, *, reading: bool = False) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection, _record):
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             # Take transaction control from pysqlite so that BEGIN IMMEDIATE below is what runs.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
@@ -40,7 +44,7 @@ def make_engine(url: str, *, reading: bool = False) -> Engine:
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _on_begin(conn):
+        def _on_begin(conn: Connection) -> None:
             # SQLite ignores FOR UPDATE; taking the write lock at BEGIN makes every
             # read-then-update a serialised, guarded step (no lock upgrade deadlocks).
             conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
@@ -114,7 +118,7 @@ def data_dir(name: str) -> Path:
     raise FollowupError(f"cannot find the {name}/ folder next to the followup package")
 
 
-def alembic_config(url: str):
+def alembic_config(url: str) -> Config:
     """An Alembic Config pointing at the shipped migrations and the given database."""
     from alembic.config import Config
 
@@ -163,6 +167,8 @@ def schema_status(db: Database) -> tuple[str | None, str]:
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(alembic_config(db.url)).get_current_head()
+    if head is None:
+        raise FollowupError(f"no migrations in {data_dir('migrations')}: reinstall followup")
     path = sqlite_file(db.url)
     if path is not None and not exists(path):
         return None, head  # asking would create the file

@@ -15,9 +15,10 @@ from service.db import Database, schema_status
 from service.errors import FollowupError
 from service.languages import SHIPPED
 from service.models import FollowUp, Reason, Status
-from service.plan import load_plan
+from service.plan import Plan, load_plan
 from service.rendering import templates_for
 from service.transport import SmtpTransport
+from service.validation import Mailbox
 
 #: Templates the service itself uses, whatever the plan says.
 BUILTIN_TEMPLATES = ("delivery_failed",)
@@ -106,11 +107,11 @@ def run_checks(settings: Settings, db: Database) -> Iterator[Check]:
             yield from _attention(db)
             yield from _workers(settings, db)
 
+    plan: Plan | None = None
     try:
         plan = load_plan(settings.plan_path)
     except FollowupError as exc:
         yield Check("plan", False, str(exc), "fix the plan file named by FOLLOWUP_PLAN")
-        plan = None
     else:
         yield Check(
             "plan",
@@ -164,7 +165,7 @@ def run_checks(settings: Settings, db: Database) -> Iterator[Check]:
     yield from imap_checks(settings, db)
 
 
-def _sample(name: str, me, language: str, *, private: bool) -> dict:
+def _sample(name: str, me: Mailbox, language: str, *, private: bool) -> dict:
     """What template `name` is rendered with to check it: a sample interview in `language`."""
     context = sample_context(me, private=private, language=language)
     if name == "review_digest":  # it sees only what review.queue_digest gives it
@@ -262,7 +263,7 @@ def _workers(settings: Settings, db: Database) -> Iterator[Check]:
 
 
 #: What each cause of `uncertain` means, in words.
-UNCERTAIN_CAUSES = {
+UNCERTAIN_CAUSES: dict[str | None, str] = {
     Reason.INTERRUPTED: "a worker stopped while sending them",
     Reason.CONNECTION_LOST: "the connection dropped after the message was sent, before the "
     "server answered",

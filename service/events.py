@@ -8,9 +8,9 @@ import os
 import socket
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, CursorResult, Table, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -69,7 +69,8 @@ _BATCH = "followup_event_batch"
 def batched(session: Session | Connection) -> Iterator[None]:
     """Event rows recorded inside go in with one INSERT at the end (the same transaction)."""
     connection = _connection(session)
-    connection.info[_BATCH] = pending = []
+    pending: list[dict[str, Any]] = []
+    connection.info[_BATCH] = pending
     try:
         yield
     finally:
@@ -79,21 +80,23 @@ def batched(session: Session | Connection) -> Iterator[None]:
 
 
 #: Statements are built once and reused: building one costs more than running it.
-_INSERT_EVENT = insert(Event.__table__)
-_UPDATES: dict[tuple, Any] = {}
+_INSERT_EVENT = insert(cast(Table, Event.__table__))  # a mapped class's __table__ is a Table
+_UPDATES: dict[tuple[Any, ...], Update] = {}
 
 
-def _update(allowed: tuple[str, ...], keys: tuple[str, ...], expect: tuple[str, ...], where):
+def _update(
+    allowed: tuple[str, ...], keys: tuple[str, ...], expect: tuple[str, ...], where: tuple[Any, ...]
+) -> Update:
     """The guarded UPDATE for this shape of transition, built once."""
     shape = (allowed, keys, expect, where)
     statement = _UPDATES.get(shape)
     if statement is None:
-        table = FollowUp.__table__
+        table = cast(Table, FollowUp.__table__)
         guard = table.c.status == allowed[0] if len(allowed) == 1 else table.c.status.in_(allowed)
         conditions = [table.c.id == bindparam("g_id"), guard]
         conditions += [table.c[k] == bindparam(f"g_{k}") for k in expect]
         conditions += list(where)
-        values = {k: bindparam(f"v_{k}") for k in keys}
+        values: dict[str, Any] = {k: bindparam(f"v_{k}") for k in keys}
         statement = table.update().where(*conditions).values(values)
         _UPDATES[shape] = statement
     return statement
@@ -145,10 +148,11 @@ def transition(
     old = allowed[0]
     if len(allowed) > 1:
         # Lock the row first so the event records the state it really left.
-        old = session.execute(
+        locked = session.execute(
             select(FollowUp.status).where(FollowUp.id == followup_id).with_for_update()
         ).scalar_one_or_none()
-        allowed = [old] if old in allowed else allowed
+        if locked is not None and locked in allowed:
+            old, allowed = locked, [locked]
     values = {"status": str(to), "updated_at": now, **values}
     expect = expect or {}
     statement = _update(tuple(allowed), tuple(values), tuple(expect), tuple(where))
@@ -223,7 +227,7 @@ def set_interview_status(
         .values(status=str(to), updated_at=now, closed_at=now)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if cast(CursorResult[Any], result).rowcount != 1:  # an UPDATE's result has a rowcount
         current = session.execute(
             select(Interview.status).where(Interview.id == interview_id)
         ).scalar_one_or_none()
@@ -257,7 +261,7 @@ def transition_many(
     for c in changes:
         if not lifecycle.allowed(c["from"], to):
             raise ValueError(f"{c['from']} -> {to} is not a move of the follow-up state machine")
-    table = FollowUp.__table__
+    table = cast(Table, FollowUp.__table__)
     meta = {"id", "from", "expect_attempts", "detail", "interview_id"}
     keys = [k for k in changes[0] if k not in meta]
     statement = (
@@ -274,7 +278,7 @@ def transition_many(
         | {f"v_{k}": c[k] for k in keys}
         for c in changes
     ]
-    result = session.execute(statement, params)
+    result = cast(CursorResult[Any], session.execute(statement, params))  # an UPDATE's result
     if session.get_bind().dialect.supports_sane_multi_rowcount and result.rowcount != len(changes):
         raise StateConflict(
             f"{len(changes) - result.rowcount} of {len(changes)} follow-ups changed under a lock"

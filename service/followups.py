@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes, policy
 
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from service import events
 from service.checks import check_followup
@@ -32,7 +32,7 @@ CANCELLABLE = (
 )
 
 
-def _load(session, followup_id: int) -> FollowUp:
+def _load(session: Session, followup_id: int) -> FollowUp:
     row = session.get(
         FollowUp,
         followup_id,
@@ -160,7 +160,8 @@ def readable(data: bytes) -> str:
         if parsed[name] is not None
     ]
     text = parsed.get_body(("plain",))
-    lines += ["", text.get_content().replace("\r\n", "\n").rstrip("\n")]
+    if text is not None:  # what followup writes always has one
+        lines += ["", text.get_content().replace("\r\n", "\n").rstrip("\n")]
     html = parsed.get_body(("html",))
     if html is not None:
         lines += ["", "----- HTML alternative -----", html.get_content().replace("\r\n", "\n")]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from service.approval import ReviewRule
-from service.listings import Listed
-from service.models import FollowUp, Interview
+from service.listings import Listed, ListedInterview
+from service.models import FollowUp, InboxMessage, Interview
 from service.planner import Change
 
 
@@ -61,7 +61,10 @@ def followup_json(f: Listed, me: str, rule: ReviewRule | None = None) -> dict:
 
 
 def interview_json(
-    i: Interview, followups: list[FollowUp] | None, me: str, rule: ReviewRule | None = None
+    i: Interview | ListedInterview,
+    followups: list[FollowUp] | None,
+    me: str,
+    rule: ReviewRule | None = None,
 ) -> dict:
     data = {
         "id": i.id,
@@ -95,7 +98,7 @@ def interview_json(
     return data
 
 
-def human_delta(delta) -> str:
+def human_delta(delta: timedelta) -> str:
     """A rough 'how long', e.g. '5 min', '3 h', '2 days'."""
     minutes = int(delta.total_seconds() // 60)
     if minutes < 60:
@@ -105,7 +108,7 @@ def human_delta(delta) -> str:
     return f"{minutes // 1440} days"
 
 
-def dumps(data) -> str:
+def dumps(data: object) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
@@ -229,7 +232,7 @@ def interview_text(
     return "\n".join(lines)
 
 
-def reply_json(reply) -> dict:
+def reply_json(reply: InboxMessage) -> dict:
     """A reply recorded for an interview, for scripts."""
     return {
         "from": reply.sender,
@@ -241,7 +244,7 @@ def reply_json(reply) -> dict:
     }
 
 
-def reply_text(reply, zone: ZoneInfo) -> str:
+def reply_text(reply: InboxMessage, zone: ZoneInfo) -> str:
     when = local(reply.sent_date, zone) if reply.sent_date else "-"
     how = "recorded by you" if reply.source == "manual" else f"from {reply.sender}"
     label = f" [{reply.hiring}]" if reply.hiring and reply.hiring != "other" else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 
 from service.db import Database
 from service.models import Event, InboxMessage
@@ -15,7 +15,7 @@ def events_of(
     db: Database, *, followup_ids: Sequence[int] = (), interview_id: int | None = None
 ) -> dict[int | None, list[Event]]:
     """Events of these follow-ups (and of the interview itself, under the key None)."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if followup_ids:
         conditions.append(Event.followup_id.in_(list(followup_ids)))
     if interview_id is not None:

@@ -12,16 +12,17 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.db import Database
-from service.errors import UsageError
+from service.errors import FollowupError, UsageError
 from service.models import ApproveLink, FollowUp, WebSecret
 
 #: A follow-up with no expiry of its own: its link works this long after it is due.
@@ -42,7 +43,7 @@ class NewLink:
     expires_at: datetime
 
 
-def secret(db: Database, name: str, make, now: datetime) -> str:
+def secret(db: Database, name: str, make: Callable[[], str], now: datetime) -> str:
     """A secret stored under `name`, created with `make()` the first time it is asked for."""
     with db.reading() as session:
         found = session.get(WebSecret, name)
@@ -54,7 +55,10 @@ def secret(db: Database, name: str, make, now: datetime) -> str:
     except IntegrityError:
         pass  # another process made it first: use theirs
     with db.reading() as session:
-        return session.get(WebSecret, name).value
+        stored = session.get(WebSecret, name)
+        if stored is None:  # made, then removed by another process: nothing to fall back on
+            raise FollowupError(f"the web secret {name} vanished as it was made: try again")
+        return stored.value
 
 
 def _key(db: Database, now: datetime) -> bytes:
@@ -80,12 +84,14 @@ def expiry(f: FollowUp, now: datetime) -> datetime:
     return max(f.due_at, now) + FALLBACK_LIFETIME
 
 
-def prepare(db: Database, base_url: str | None, rows: Sequence[FollowUp], now: datetime):
+def prepare(
+    db: Database, base_url: str | None, rows: Sequence[FollowUp], now: datetime
+) -> dict[int, NewLink]:
     """An approve link for each follow-up (none without FOLLOWUP_WEB_URL); store() saves them."""
     if not base_url or not rows:
         return {}
     key = _key(db, now)
-    links = {}
+    links: dict[int, NewLink] = {}
     for f in rows:
         nonce = _b64(secrets.token_bytes(18))
         token = f"{nonce}.{_sign(key, nonce)}"
@@ -143,12 +149,13 @@ def use(db: Database, token: str, now: datetime) -> ApproveLink:
     """Spend a link: checked, then marked used by a guarded update that only one request wins."""
     link = check(db, token, now)
     with db.transaction() as session:
-        won = session.execute(
+        result = session.execute(
             update(ApproveLink)
             .where(ApproveLink.id == link.id, ApproveLink.used_at.is_(None))
             .values(used_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
+        won = cast(CursorResult[Any], result).rowcount  # an UPDATE's result has a rowcount
     if won != 1:
         raise LinkRefused("this approve link was used already: each link works once")
     return link

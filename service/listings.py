@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Select, and_, or_, select
 
@@ -143,7 +143,7 @@ class ListedInterview:
     location: str
     notes: str
     questions: list
-    decision_date: object
+    decision_date: date | None
     status: str
     language: str | None
     contacts: list[Contact]
@@ -190,4 +190,4 @@ def interviews(
                 ):
                     people[contact.interview_id].append(contact)
             for row in chunk:
-                yield ListedInterview(*row, contacts=people[row.id])
+                yield ListedInterview(**row._asdict(), contacts=people[row.id])

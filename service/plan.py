@@ -104,9 +104,11 @@ def _window(raw: dict, where: str) -> Window:
     hours = str(raw.get("hours", "09:00-17:00"))
     m = _HOURS.match(hours)
     try:
+        if m is None:
+            raise ValueError(hours)
         start = time(int(m.group(1)), int(m.group(2)))
         end = time(int(m.group(3)), int(m.group(4)))
-    except (AttributeError, ValueError):
+    except ValueError:
         raise PlanError(f"{where}: [window] hours = {hours!r} is not 'HH:MM-HH:MM'") from None
     if end <= start:
         raise PlanError(f"{where}: [window] hours = {hours!r} must end after it starts")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -24,7 +25,7 @@ from service.planning import ME, InterviewFacts, PlannedFollowUp, plan_followups
 #: Follow-ups a change to the interview may re-time (any LIVE one it may cancel).
 RETIMABLE = (Status.PLANNED, Status.PENDING_REVIEW, Status.APPROVED)
 #: Stored text and approval, cleared when a follow-up is restored: it is written afresh.
-_FRESH = dict(
+_FRESH: dict[str, Any] = dict(
     subject=None,
     body_text=None,
     body_html=None,
@@ -131,7 +132,12 @@ class Planner:
         return changes
 
     def _add(
-        self, session: Session, interview: Interview, item: PlannedFollowUp, now: datetime, actor
+        self,
+        session: Session,
+        interview: Interview,
+        item: PlannedFollowUp,
+        now: datetime,
+        actor: str,
     ) -> FollowUp:
         row = FollowUp(
             interview_id=interview.id,
@@ -157,7 +163,11 @@ class Planner:
         self, session: Session, row: FollowUp, item: PlannedFollowUp, now: datetime, actor: str
     ) -> str | None:
         """Re-time, expire or restore one stored follow-up; returns the action, if any."""
-        timing = {"due_at": item.due_at, "expires_at": item.expires_at, "template": item.template}
+        timing: dict[str, Any] = {
+            "due_at": item.due_at,
+            "expires_at": item.expires_at,
+            "template": item.template,
+        }
         if row.status in RETIMABLE:
             if item.status == Status.EXPIRED:
                 events.transition(

@@ -94,7 +94,7 @@ def plan_followups(
     now = require_aware(now, "now")
     require_aware(facts.starts_at, "starts_at")
     zone = facts.zone
-    wanted = []  # (ideal time, plan order, recipient, step)
+    wanted: list[tuple[datetime, int, str, Step]] = []  # (ideal time, plan order, recipient, step)
     for index, step in enumerate(plan.steps):
         if applies(step, facts):
             ideal = calendar.next_open(step_target(step, facts, calendar, zone), zone)

@@ -18,6 +18,7 @@ from service.validation import clean_line
 if TYPE_CHECKING:
     import jinja2
 
+    from service.config import Settings
     from service.sandbox import Limits
 
 
@@ -83,12 +84,12 @@ class Templates:
         #: The user's language (FOLLOWUP_LANGUAGE): for a context that names none.
         self.language = language
         self._read: dict[tuple[str, int, int], tuple[str, str]] = {}
-        self._found: dict[str, tuple[float, tuple | None]] = {}
+        self._found: dict[str, tuple[float, tuple[str, int, int] | None]] = {}
         self._picked: dict[tuple[str, str], tuple[float, str]] = {}
 
     def names(self) -> list[str]:
         """Every template name available (by its .txt file, whatever its language)."""
-        found = set()
+        found: set[str] = set()
         for d in self.dirs:
             found.update(p.name.split(".", 1)[0] for p in d.glob("*.txt"))
         return sorted(found)
@@ -99,7 +100,7 @@ class Templates:
         from service.errors import UsageError
         from service.languages import check_language
 
-        found = set()
+        found: set[str] = set()
         for d in self.dirs:
             for p in d.glob(f"{name}.*.txt"):
                 code = p.name[len(name) + 1 : -len(".txt")]
@@ -158,7 +159,7 @@ class Templates:
                     continue
                 found = (str(path), stat.st_mtime_ns, stat.st_size)
                 break
-            if seen is not None and seen[1] != found:
+            if seen is not None and seen[1] != found and self.env.cache is not None:
                 self.env.cache.clear()
             self._found[filename] = (now, found)
         if found is None:
@@ -296,7 +297,7 @@ def _read(path: Path) -> str:
         raise TemplateError(f"template {path} cannot be read: {exc.strerror}") from None
 
 
-def templates_for(settings) -> Templates:
+def templates_for(settings: Settings) -> Templates:
     """The template set and limits the settings name."""
     from service.sandbox import Limits
 

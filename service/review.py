@@ -6,6 +6,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -60,12 +62,12 @@ def _into_queue(
     now: datetime,
     actor: str,
     kind: str | None,
-    detail,
+    detail: Any,
     last_error: str | None,
 ) -> None:
     """The one move into the review queue: any earlier approval no longer counts; `rendered`
     (when there is new text) replaces the stored text."""
-    text = {}
+    text: dict[str, Any] = {}
     if rendered is not None:
         text = dict(
             subject=rendered.subject,
@@ -282,7 +284,7 @@ def _inbox_error(db: Database) -> str | None:
         return session.scalar(select(Worker.inbox_error).where(Worker.inbox_error.is_not(None)))
 
 
-def _digest_item(f: FollowUp, zone, now: datetime) -> dict:
+def _digest_item(f: FollowUp, zone: ZoneInfo, now: datetime) -> dict[str, Any]:
     to = f.contact.name + f" <{f.contact.email}>" if f.contact else "you"
     waited = now - (f.queued_at or now)
     return {
@@ -343,9 +345,9 @@ def pending(db: Database, *, limit: int | None = None, offset: int = 0) -> list[
 def count_pending(db: Database) -> int:
     """How many follow-ups wait for review."""
     with db.reading() as session:
-        return session.scalar(
+        return session.execute(
             select(func.count(FollowUp.id)).where(FollowUp.status == Status.PENDING_REVIEW)
-        )
+        ).scalar_one()
 
 
 def get_item(db: Database, followup_id: int) -> QueueItem:

@@ -16,6 +16,7 @@ import signal
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -29,6 +30,9 @@ from service.delivery import Delivery, Summary
 from service.errors import UsageError
 from service.notify import notify
 from service.plan import load_plan
+
+if TYPE_CHECKING:
+    from service.inbox.watch import InboxWatch
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +126,7 @@ class Worker:
         self.paused = None
         log.info("settings re-read: %s", "; ".join(changes) or "no setting changed")
 
-    def reload_now(self, *_args) -> None:
+    def reload_now(self, *_args: object) -> None:
         """SIGHUP: re-read the settings at once (from a thread: not inside the signal handler)."""
         self._reload.set()
         if self.scheduler is not None and self.scheduler.running:
@@ -234,7 +238,7 @@ class Worker:
         )
         log.debug("next wake-up at %s", wake.isoformat())
 
-    def stop(self, *_args) -> None:
+    def stop(self, *_args: object) -> None:
         """Stop after the message in flight; safe to call from a signal handler."""
         if self.stopping.is_set():
             return
@@ -296,7 +300,7 @@ class Worker:
                 self.inbox.close()
 
 
-def _watch(settings: Settings, db: Database, actor: str):
+def _watch(settings: Settings, db: Database, actor: str) -> InboxWatch | None:
     """The mailbox reader, when an IMAP host is set (imported only then: an idle worker without
     one never loads the IMAP library)."""
     if settings.imap is None:
@@ -342,7 +346,7 @@ def describe_changes(old: Settings, new: Settings) -> list[str]:
     return changes
 
 
-def _show(value) -> str:
+def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, timedelta):

@@ -18,7 +18,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from typing import IO, Any
 
-from sqlalchemy import Date, LargeBinary, func, insert, select, text
+from sqlalchemy import Date, LargeBinary, Table, func, insert, select, text
+from sqlalchemy.types import TypeEngine
 
 from service.db import SCHEMA_REVISION, Database
 from service.errors import UsageError
@@ -34,12 +35,12 @@ CHUNK = 1000
 SKIPPED = frozenset({"workers", "web_secrets", "web_approve_links"})
 
 
-def tables():
+def tables() -> list[Table]:
     """Every table the export carries, parents before children."""
     return [t for t in Base.metadata.sorted_tables if t.name not in SKIPPED]
 
 
-def _out(value: Any, kind) -> Any:
+def _out(value: Any, kind: TypeEngine[Any]) -> Any:
     if value is None:
         return None
     if isinstance(kind, UTCDateTime):
@@ -51,7 +52,7 @@ def _out(value: Any, kind) -> Any:
     return value
 
 
-def _in(value: Any, kind) -> Any:
+def _in(value: Any, kind: TypeEngine[Any]) -> Any:
     if value is None:
         return None
     if isinstance(kind, UTCDateTime):
@@ -155,12 +156,12 @@ def load(
         )
     known = {t.name: t for t in tables()}
     counts: dict[str, int] = {name: 0 for name in known}
-    batch: list[dict] = []
-    current = None
+    batch: list[dict[str, Any]] = []
+    current: Table | None = None
     with db.transaction() as session:
 
         def flush() -> None:
-            if batch:
+            if batch and current is not None:  # rows are batched only once a table is current
                 session.execute(insert(current), batch)
                 counts[current.name] += len(batch)
                 batch.clear()

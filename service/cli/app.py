@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the modules behind them load when a command needs them: `--
 
 log = logging.getLogger("followup")
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: How often a service waiting for its settings to be fixed tries them again.
 SETTINGS_RETRY_SECONDS = 2.0
@@ -42,7 +43,7 @@ class FileName(click.ParamType):
 
     name = "file"
 
-    def convert(self, value, param, ctx):
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         if not isinstance(value, str) or not value or "\x00" in value:
             self.fail(f"{value!r} is not a file name", param, ctx)
         return value
@@ -144,26 +145,26 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
-def emit(data) -> None:
+def emit(data: object) -> None:
     from service.formatting import dumps
 
     click.echo(dumps(data))
 
 
-def emit_stream(items) -> None:
+def emit_stream(items: Iterable[dict]) -> None:
     """A JSON array of many objects, written as they come."""
     from service.formatting import stream_json
 
     stream_json(items, sys.stdout.write)
 
 
-def limit_option(fn):
+def limit_option(fn: F) -> F:
     return click.option(
         "--limit", type=click.IntRange(min=1, max=10**9), help="At most this many (the first ones)."
     )(fn)
 
 
-def json_option(fn):
+def json_option(fn: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(fn)
 
 
@@ -229,7 +230,10 @@ def database_error(exc: Exception) -> tuple[str, int] | None:
     where = "the database"
     if _current is not None and "settings" in _current.__dict__:
         url = make_url(_current.settings.database_url)
-        where = url.database if url.get_backend_name() == "sqlite" else url.render_as_string()
+        if url.get_backend_name() != "sqlite":
+            where = url.render_as_string()
+        elif url.database:  # none for an in-memory database
+            where = url.database
     unreachable = any(
         s in reason.lower()
         for s in ("connection", "unable to open", "could not translate", "timeout", "refused")

@@ -6,10 +6,19 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING
 
 import click
 
 from service.cli.app import FILE, App, cli, pass_app
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from service.db import Database
+    from service.importing.store import Stored
+    from service.rendering import Templates
 
 
 @cli.command("import")
@@ -92,13 +101,13 @@ def import_cmd(
     click.echo(("dry run, nothing written: " if dry_run else "") + (summary or "nothing changed"))
 
 
-def plan_templates(app: App):
+def plan_templates(app: App) -> Templates:
     from service.rendering import templates_for
 
     return templates_for(app.settings)
 
 
-def _writer(report, app: App, *, dry_run: bool, as_json: bool):
+def _writer(report: IO[str], app: App, *, dry_run: bool, as_json: bool) -> Callable[[Stored], None]:
     """How one stored interview is written to the report: a JSON object a line, or text."""
     import json
 
@@ -107,7 +116,7 @@ def _writer(report, app: App, *, dry_run: bool, as_json: bool):
     zone = app.settings.timezone
     verb = "would be" if dry_run else "was"
 
-    def write(s) -> None:
+    def write(s: Stored) -> None:
         if as_json:
             item = {
                 "source": s.source,
@@ -191,7 +200,7 @@ def export_cmd(app: App, as_ics: bool, as_json: bool, out: str | None) -> None:
     click.echo(f"wrote {len(rows)} follow-up(s) to {out}", err=True)
 
 
-def _export_json(db, out: str | None, now) -> None:
+def _export_json(db: Database, out: str | None, now: datetime) -> None:
     from pathlib import Path
 
     from service.archive import portable

@@ -20,7 +20,9 @@ from service.cli.app import App, cli, emit, json_option, pass_app
 @click.option("--no-worker", is_flag=True, help="Do not check the worker (with --web).")
 @json_option
 @pass_app
-def health_cmd(app: App, web_url: str | None, this_host: bool, no_worker: bool, as_json: bool):
+def health_cmd(
+    app: App, web_url: str | None, this_host: bool, no_worker: bool, as_json: bool
+) -> None:
     """Exit 0 when a worker beat within the last three ticks and is not paused (and the web
     app answers, with --web); exit 1 otherwise, saying why."""
     from service.errors import UsageError

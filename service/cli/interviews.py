@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 import click
 
-from service.cli.app import ID, App, cli, emit, emit_stream, json_option, limit_option, pass_app
+from service.cli.app import ID, App, F, cli, emit, emit_stream, json_option, limit_option, pass_app
+
+if TYPE_CHECKING:
+    from service.interviews import Outcome
 
 CONTACT_HELP = (
     'An interviewer: "Name <email>", then optionally "| title | phone", and "| topic=..." (what '
@@ -12,10 +18,10 @@ CONTACT_HELP = (
 )
 
 
-def interview_options(required: bool):
+def interview_options(required: bool) -> Callable[[F], F]:
     """The flags shared by `interview add` and `interview update`."""
 
-    def decorate(fn):
+    def decorate(fn: F) -> F:
         opts = [
             click.option("--company", required=required, help="Company name."),
             click.option("--role", required=required, help="The role you interviewed for."),
@@ -72,7 +78,7 @@ def interview_group() -> None:
     """Record interviews and see their follow-ups."""
 
 
-def _show(app: App, interview_id: int, as_json: bool, outcome=None) -> None:
+def _show(app: App, interview_id: int, as_json: bool, outcome: Outcome | None = None) -> None:
     from service import formatting, interviews
 
     interview, followups = interviews.get_interview(app.db, interview_id)
@@ -91,7 +97,7 @@ def _show(app: App, interview_id: int, as_json: bool, outcome=None) -> None:
             click.echo(formatting.reply_text(reply, zone))
 
 
-def _report(app: App, outcome, *, heading: str) -> None:
+def _report(app: App, outcome: Outcome, *, heading: str) -> None:
     """What the command did to the schedule, and anything the user should know, on stderr."""
     for warning in outcome.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -104,7 +110,7 @@ def _report(app: App, outcome, *, heading: str) -> None:
 @interview_group.command("add")
 @interview_options(required=True)
 @pass_app
-def interview_add(app: App, as_json: bool, **fields) -> None:
+def interview_add(app: App, as_json: bool, **fields: Any) -> None:
     """Record an interview and plan its follow-ups."""
     from service import interviews, planner
 
@@ -139,11 +145,11 @@ def interview_update(
     app: App,
     interview_id: int,
     as_json: bool,
-    contacts,
-    questions,
+    contacts: tuple[str, ...],
+    questions: tuple[str, ...],
     clear_questions: bool,
     dry_run: bool,
-    **fields,
+    **fields: Any,
 ) -> None:
     """Change an interview; its pending follow-ups are re-timed to match, and it says how.
 
@@ -242,8 +248,8 @@ def interview_list(app: App, statuses: tuple[str, ...], limit: int | None, as_js
         me = app.me
         emit_stream(formatting.interview_json(i, None, me) for i in rows)
         return
-    rows = list(rows)
-    if not rows:
+    listed = list(rows)
+    if not listed:
         click.echo("No interviews yet: record one with `followup interview add`.")
         return
     zone = app.settings.timezone
@@ -259,7 +265,7 @@ def interview_list(app: App, statuses: tuple[str, ...], limit: int | None, as_js
                     str(len(i.contacts)),
                     i.status,
                 ]
-                for i in rows
+                for i in listed
             ],
         )
     )

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from service.cli.app import ID, App, cli, emit, json_option, pass_app
 from service.errors import FollowupError, UsageError
 
+if TYPE_CHECKING:
+    from service.review import QueueItem
 
-def _queue_json(item, now: datetime, me: str) -> dict:
+
+def _queue_json(item: QueueItem, now: datetime, me: str) -> dict:
     from service import formatting
 
     f = item.followup

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from service.cli.app import ID, App, cli, emit, emit_stream, json_option, limit_option, pass_app
 from service.errors import FollowupError, UsageError
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 @cli.command("migrate")
@@ -74,14 +79,14 @@ def schedule_cmd(
         me, rule = app.me, app.rule
         emit_stream(formatting.followup_json(f, me, rule) for f in rows)
         return
-    rows = list(rows)
-    if not rows:
+    listed = list(rows)
+    if not listed:
         click.echo("Nothing scheduled." + ("" if include_all else " (--all shows past ones)"))
     else:
-        click.echo(formatting.followup_rows(rows, app.settings.timezone, app.rule))
+        click.echo(formatting.followup_rows(listed, app.settings.timezone, app.rule))
 
 
-def _day_start(day: str, app: App):
+def _day_start(day: str, app: App) -> datetime:
     """The start of a day in the user's zone, as a UTC moment."""
     from datetime import datetime
 

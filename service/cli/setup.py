@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -50,7 +51,16 @@ def _is_terminal() -> bool:
 @click.option("--yes", is_flag=True, help="Ask nothing: flags and suggestions only.")
 @click.option("--no-check", is_flag=True, help="Do not connect to the servers first.")
 @pass_app
-def init(app: App, sender, password_stdin, user_file, force, yes, no_check, **flags) -> None:
+def init(
+    app: App,
+    sender: str | None,
+    password_stdin: bool,
+    user_file: bool,
+    force: bool,
+    yes: bool,
+    no_check: bool,
+    **flags: Any,
+) -> None:
     """Set up followup: your name, zone, mail provider and login, checked, then written to .env.
 
     On a terminal it asks; otherwise (or with --yes) every answer comes from a flag, e.g.

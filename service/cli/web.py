@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from service.cli.app import App, cli, pass_app
+
+if TYPE_CHECKING:
+    from service.config import Settings
+    from service.db import Database
 
 
 @cli.command("serve")
@@ -50,7 +56,7 @@ def serve_cmd(
     if host is not None:  # a mistyped flag is a usage error (exit 2)
         host = check_bind_host(host, "--host")
 
-    def start():
+    def start() -> tuple[Settings, Database]:
         settings = app.settings
         if host is None:  # where the settings say: one that does not check out exits 78
             check_bind(settings, settings.web.host, port or settings.web.port)

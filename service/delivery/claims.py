@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
 from service.approval import ReviewRule
 from service.db import Database
 from service.models import FollowUp, Status
 
 
-def to_send(now: datetime, rule: ReviewRule):
+def to_send(now: datetime, rule: ReviewRule) -> ColumnElement[bool]:
     """Follow-ups that may go out now, as far as their status and time say."""
     return or_(
         and_(FollowUp.status == Status.PLANNED, ~rule.sql(), FollowUp.due_at <= now),
@@ -26,12 +26,12 @@ def to_send(now: datetime, rule: ReviewRule):
     )
 
 
-def to_review(now: datetime, rule: ReviewRule, lead: timedelta):
+def to_review(now: datetime, rule: ReviewRule, lead: timedelta) -> ColumnElement[bool]:
     """Follow-ups that need approval and enter the review window: to be rendered for review."""
     return and_(FollowUp.status == Status.PLANNED, rule.sql(), FollowUp.due_at <= now + lead)
 
 
-def unclaimed(now: datetime):
+def unclaimed(now: datetime) -> ColumnElement[bool]:
     return or_(FollowUp.claim_until.is_(None), FollowUp.claim_until <= now)
 
 
@@ -85,7 +85,7 @@ def release(db: Database, ids: list[int], actor: str) -> None:
 def sent_last_hour(db: Database, now: datetime) -> int:
     """Messages sent in the last hour, counting those on their way right now."""
     with db.reading() as session:
-        return session.scalar(
+        return session.execute(
             select(func.count(FollowUp.id)).where(
                 or_(
                     and_(
@@ -94,4 +94,4 @@ def sent_last_hour(db: Database, now: datetime) -> int:
                     FollowUp.status == Status.SENDING,
                 )
             )
-        )
+        ).scalar_one()

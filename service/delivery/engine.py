@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from typing import cast
 
 from service import events
 from service.approval import ReviewRule
@@ -28,7 +29,7 @@ from service.delivery.sweep import expire, recover_streams
 from service.delivery.wake import next_wake
 from service.errors import StateConflict
 from service.plan import Plan, load_plan
-from service.rendering import Templates, templates_for
+from service.rendering import Rendered, Templates, templates_for
 from service.transport import DeliveryError, OutboxTransport, SmtpTransport
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,8 @@ class Delivery:
                         recorder.summary.prepared += 1
                     else:
                         why = d.why if d.action == "hold" else None
-                        hold_for_review(session, d.row, d.rendered, now, actor=self.actor, why=why)
+                        text = cast(Rendered, d.rendered)  # "review" and "hold" carry their text
+                        hold_for_review(session, d.row, text, now, actor=self.actor, why=why)
                         if why:
                             recorder.summary.held += 1
                         else:

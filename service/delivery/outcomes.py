@@ -189,7 +189,7 @@ class Recorder:
             )  # fmt: skip
         self.add_notes(session, notes, outcome.at)
 
-    def _count(self, status: str, item: Ready, detail) -> None:
+    def _count(self, status: str, item: Ready, detail: object) -> None:
         if status == Status.SENT:
             self.summary.sent += 1
         elif status == Status.DEFERRED:

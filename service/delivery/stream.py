@@ -35,7 +35,7 @@ from service.delivery.outcomes import Outcome, Recorder
 from service.delivery.prepare import Ready
 from service.errors import StateConflict
 from service.models import FollowUp, InboxMessage, Interview, InterviewStatus, Kind, Status
-from service.transport import DeliveryError, SendResult
+from service.transport import DeliveryError, OutboxTransport, SendResult, SmtpTransport
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class Stream:
     def __init__(
         self,
         db: Database,
-        transport,
+        transport: SmtpTransport | OutboxTransport,
         recorder: Recorder,
         *,
         actor: str,
@@ -76,7 +76,7 @@ class Stream:
         #: One connection for the stream's commits (a transaction each): cheaper than sessions.
         self._conn: Connection | None = None
 
-    def _transaction(self):
+    def _transaction(self) -> _Committing:
         if self._conn is None:
             self._conn = self.db.engine.connect()
         return _Committing(self._conn)
@@ -173,7 +173,7 @@ class Stream:
                 self.recorder.record(conn, previous, notes)
         return None
 
-    def _mark(self, session, item: Ready, now: datetime) -> bool:
+    def _mark(self, session: Connection, item: Ready, now: datetime) -> bool:
         """The guarded move to `sending`; False if the follow-up moved on since it was claimed
         (cancelled, closed, rejected), or its interview is no longer active."""
         self.seq += 1
@@ -218,7 +218,7 @@ class _Committing:
         self.transaction = self.conn.begin()
         return self.conn
 
-    def __exit__(self, kind, *_exc) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *_exc: object) -> None:
         if kind is None:
             self.transaction.commit()
         else:

@@ -12,6 +12,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from service import events
 from service.db import Database
@@ -84,7 +85,7 @@ def recover_streams(db: Database, now: datetime, lease: timedelta, *, actor: str
     return flagged
 
 
-def _flag(session, followup_id: int, now: datetime, actor: str) -> int:
+def _flag(session: Session, followup_id: int, now: datetime, actor: str) -> int:
     events.transition(
         session,
         followup_id,

@@ -7,8 +7,10 @@ follow-ups planned far ahead.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from service.approval import ReviewRule
 from service.config import Settings
@@ -22,7 +24,9 @@ def next_wake(db: Database, settings: Settings, rule: ReviewRule, now: datetime)
     planned = Status.PLANNED
     with db.reading() as session:
 
-        def earliest(column, *conditions) -> datetime | None:
+        def earliest(
+            column: InstrumentedAttribute[Any], *conditions: ColumnElement[bool]
+        ) -> datetime | None:
             return session.scalar(select(func.min(column)).where(*conditions))
 
         started = earliest(FollowUp.sending_started_at, FollowUp.status == Status.SENDING)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from icalendar import Component
+from icalendar.prop import vCalAddress
 
 from service.errors import UsageError
 from service.importing.records import ImportedContact, ImportOptions
@@ -28,7 +29,7 @@ class People:
 
     def read(self, event: Component, cancelled: bool) -> list[ImportedContact]:
         """The organizer first, then the attendees in order, each address once."""
-        people: list[tuple[str, object]] = []
+        people: list[tuple[str, vCalAddress]] = []
         if event.get("ORGANIZER") is not None:
             people.append(("ORGANIZER", event.get("ORGANIZER")))
         attendees = event.get("ATTENDEE", [])
@@ -47,7 +48,7 @@ class People:
             )
         return list(contacts.values())
 
-    def _contact(self, prop: str, address) -> ImportedContact | None:
+    def _contact(self, prop: str, address: vCalAddress) -> ImportedContact | None:
         params = address.params
         if str(params.get("CUTYPE", "INDIVIDUAL")).upper() in NOT_PEOPLE:
             return None

@@ -6,7 +6,8 @@ import csv
 import itertools
 import re
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from datetime import datetime
+from typing import Any, BinaryIO, cast
 
 from service.errors import UsageError
 from service.importing.records import ImportedContact, ImportedInterview, ImportOptions, Problems
@@ -166,7 +167,7 @@ class _RowReader:
         message = re.sub(r"^--[a-z-]+", column, message)
         self.problems.add(self.file, message, row=self.row, column=where)
 
-    def check(self, column: str, **raw) -> InterviewInput | None:
+    def check(self, column: str, **raw: Any) -> InterviewInput | None:
         try:
             return parse_input(**raw)
         except UsageError as exc:
@@ -193,20 +194,27 @@ class _RowReader:
         language = cells.get("language", "").strip()
         spoken = self.check("language", language=language) if language else None
         contacts = self._contacts(cells.get("contacts", ""))
+        duration_of, location, notes, questions = checked
         if (
             len(self.problems) > before
-            or None in checked
+            or company is None
+            or role is None
+            or zone is None
             or start is None
+            or duration_of is None
+            or location is None
+            or notes is None
+            or questions is None
             or (language and spoken is None)
         ):
             return None
-        duration_of, location, notes, questions = checked
+        # A cell checked without a problem has its field set: parse_input sets what it is given.
         return ImportedInterview(
             source=f"{self.file}:row {self.row}",
-            company=company.company,
-            role=role.role,
-            starts_at=start.starts_at,
-            timezone=zone.timezone,
+            company=cast(str, company.company),
+            role=cast(str, role.role),
+            starts_at=cast(datetime, start.starts_at),
+            timezone=cast(str, zone.timezone),
             duration=duration_of.duration,
             location=location.location or "",
             contacts=contacts,

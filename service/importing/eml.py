@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 from email import errors, policy
+from email.message import Message
 
 from service.importing import ics
 from service.importing.records import ImportedInterview, ImportOptions, Problems
@@ -42,7 +43,9 @@ def read_message(
     seen_events: set[tuple] = set()
     for number, part in enumerate(parts, 1):
         label = file if len(parts) == 1 else f"{file} (calendar part {number})"
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):  # a part that is not multipart has bytes, or none
+            payload = b""
         damaged = _damage(part)
         if damaged:
             problems.add(label, f"is damaged ({damaged}): save the invitation as an .ics file")
@@ -61,12 +64,12 @@ def read_message(
     return found
 
 
-def _is_calendar(part) -> bool:
+def _is_calendar(part: Message) -> bool:
     if part.is_multipart():
         return False
     filename = (part.get_filename() or "").lower()
     return part.get_content_type() in CALENDAR_TYPES or filename.endswith(".ics")
 
 
-def _damage(part) -> str:
+def _damage(part: Message) -> str:
     return ", ".join(sorted({type(d).__name__ for d in part.defects if isinstance(d, DAMAGE)}))

@@ -24,7 +24,7 @@ from service.models import Event as LogEvent
 ENTRY_LENGTH = timedelta(minutes=15)
 #: Follow-ups that will not go out after all: exported as cancelled while their time is ahead.
 WITHDRAWN = (Status.CANCELLED, Status.REJECTED, Status.EXPIRED)
-STATUS_WORDS = {
+STATUS_WORDS: dict[str, str] = {
     Status.PLANNED: "planned",
     Status.PENDING_REVIEW: "waiting for your review",
     Status.APPROVED: "approved, goes out on time",
@@ -88,17 +88,25 @@ def calendar_bytes(
     calendar.add("method", "PUBLISH")
     calendar.add("x-wr-calname", "Follow-ups")
     for followup in followups:
-        if followup.interview is None:
+        interview = followup.interview
+        if interview is None:
             continue  # notes to the user about no interview (the review digest)
         calendar.add_component(
-            _event(followup, sequences.get(followup.id, 0), domain, user_zone, now)
+            _event(followup, interview, sequences.get(followup.id, 0), domain, user_zone, now)
         )
     return calendar.to_ical()
 
 
-def _event(f: FollowUp, sequence: int, domain: str, user_zone: ZoneInfo, now: datetime) -> Event:
+def _event(
+    f: FollowUp,
+    interview: Interview,
+    sequence: int,
+    domain: str,
+    user_zone: ZoneInfo,
+    now: datetime,
+) -> Event:
     at = f.retry_at if f.status == Status.DEFERRED and f.retry_at else f.due_at
-    summary = _summary(f)
+    summary = _summary(f, interview)
     event = Event()
     event.add("uid", uid_for(f.id, domain))
     event.add("dtstamp", now)
@@ -106,7 +114,7 @@ def _event(f: FollowUp, sequence: int, domain: str, user_zone: ZoneInfo, now: da
     event.add("dtstart", at)
     event.add("dtend", at + ENTRY_LENGTH)
     event.add("summary", summary)
-    event.add("description", _description(f, at, user_zone))
+    event.add("description", _description(f, interview, at, user_zone))
     event.add("status", "CANCELLED" if f.status in WITHDRAWN else "CONFIRMED")
     # An entry about an email going out does not make the user busy.
     event.add("transp", "TRANSPARENT")
@@ -119,8 +127,8 @@ def _event(f: FollowUp, sequence: int, domain: str, user_zone: ZoneInfo, now: da
     return event
 
 
-def _summary(f: FollowUp) -> str:
-    interview, step = f.interview, f.step.replace("_", " ")
+def _summary(f: FollowUp, interview: Interview) -> str:
+    step = f.step.replace("_", " ")
     if f.contact is not None:
         return f"Follow-up to {f.contact.name} ({interview.company}): {step}"
     if f.step == "call_reminder":
@@ -128,8 +136,7 @@ def _summary(f: FollowUp) -> str:
     return f"Reminder ({interview.company}): {step}"
 
 
-def _description(f: FollowUp, at: datetime, user_zone: ZoneInfo) -> str:
-    interview = f.interview
+def _description(f: FollowUp, interview: Interview, at: datetime, user_zone: ZoneInfo) -> str:
     zone = ZoneInfo(interview.timezone)
     lines = [
         f"Step: {f.step}",

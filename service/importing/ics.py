@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Component
+from icalendar.prop import vDDDTypes
 
 from service.errors import UsageError
 from service.importing.attendees import People
@@ -71,8 +72,8 @@ def read_calendar(
         problems.add(file, "holds no event (VEVENT): there is no invitation in it")
         return []
     found = []
-    for (cal, event), start in zip(events, starts, strict=True):
-        reader = _EventReader(event, cal, file, lines, start if numbered else None, options)
+    for (cal, event), begin in zip(events, starts, strict=True):
+        reader = _EventReader(event, cal, file, lines, begin if numbered else None, options)
         interview = reader.read()
         problems.items.extend(reader.problems.items)
         if interview is not None:
@@ -186,7 +187,7 @@ class _EventReader:
         declared = self.calendar.get("X-WR-TIMEZONE")
         return zone_for_tzid(str(declared)) if declared else None
 
-    def _start(self, prop) -> tuple[datetime | None, str]:
+    def _start(self, prop: vDDDTypes) -> tuple[datetime | None, str]:
         fallback = self._fallback_zone()
         try:
             starts_at, named = self._instant(prop, "DTSTART", fallback or self.options.user_zone)
@@ -212,9 +213,13 @@ class _EventReader:
             )
         return starts_at, fallback or self.options.user_zone
 
-    def _instant(self, prop, what: str, floating_zone: str) -> tuple[datetime, str | None]:
+    def _instant(
+        self, prop: vDDDTypes, what: str, floating_zone: str
+    ) -> tuple[datetime, str | None]:
         """The UTC moment of a DATE-TIME property and the IANA zone its TZID names, if any."""
         moment, tzid = prop.dt, prop.params.get("TZID")
+        if not isinstance(moment, datetime):  # callers let only DATE-TIME values this far
+            raise UsageError(f"{what} is not a date with a time")
         if tzid:
             named = zone_for_tzid(str(tzid))
             if named:

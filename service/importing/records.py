@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from service.errors import UsageError
 from service.interviews import ContactInput, InterviewInput
@@ -197,7 +198,7 @@ class Problems:
 
     items: list[ImportProblem] = field(default_factory=list)
 
-    def add(self, file: str, message: str, **where) -> None:
+    def add(self, file: str, message: str, **where: Any) -> None:
         self.items.append(ImportProblem(file, message, **where))
 
     def __bool__(self) -> bool:

@@ -13,16 +13,19 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
 from service import interviews
 from service.contacts import ContactInput, alike_warnings, edit_contacts
 from service.errors import UsageError
 from service.importing.records import ImportedInterview
 from service.models import (
+    Base,
     Contact,
     Event,
     FollowUp,
@@ -33,7 +36,7 @@ from service.models import (
     Status,
 )
 from service.planner import Planner
-from service.planning import ME, InterviewFacts, plan_followups
+from service.planning import ME, InterviewFacts, PlannedFollowUp, plan_followups
 
 #: New interviews written per batch of inserts.
 CHUNK = 500
@@ -158,7 +161,7 @@ class Store:
                 contact_rows.append(_contact_row(interview_id, position, c))
                 owners.append(interview_id)
         contact_ids = _insert(session, Contact, contact_rows)
-        people: dict[int, list[tuple[int, ContactInput]]] = {i: [] for i in ids}
+        people: dict[int, list[tuple[int, dict[str, Any]]]] = {i: [] for i in ids}
         for interview_id, contact_id, row in zip(owners, contact_ids, contact_rows, strict=True):
             people[interview_id].append((contact_id, row))
         followups, stored = [], []  # a chunk's worth
@@ -189,12 +192,16 @@ class Store:
             _event(now, "planned", self.actor, row["interview_id"], fid, row["status"])
             for fid, row in zip(followup_ids, followups, strict=True)
         ]
-        _bulk(session, Event.__table__, events)
+        _bulk(session, _table(Event), events)
         for one in stored:
             self._done(one)
 
 
-def _insert(session: Session, model, rows: list[dict]) -> list[int]:
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)  # a mapped class's __table__ is a Table
+
+
+def _insert(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> list[int]:
     """Insert rows in one executemany with ids reserved beforehand; returns the ids, in order.
 
     (RETURNING in row order would make SQLite insert row by row.) On SQLite the transaction
@@ -203,7 +210,7 @@ def _insert(session: Session, model, rows: list[dict]) -> list[int]:
     """
     if not rows:
         return []
-    table = model.__table__
+    table = _table(model)
     if session.get_bind().dialect.name == "postgresql":
         ids = list(
             session.execute(
@@ -221,7 +228,7 @@ def _insert(session: Session, model, rows: list[dict]) -> list[int]:
     return ids
 
 
-def _bulk(session: Session, table, rows: list[dict]) -> None:
+def _bulk(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """One executemany straight to the driver, values already in the database's own form.
 
     SQLAlchemy's per-value type processing costs more than the insert itself at this scale;
@@ -242,7 +249,7 @@ def _bulk(session: Session, table, rows: list[dict]) -> None:
     connection.exec_driver_sql(sql, values)
 
 
-def _converter(kind, postgres: bool):
+def _converter(kind: TypeEngine[Any], postgres: bool) -> Callable[[Any], Any]:
     """How a value of this column type goes to the driver."""
     import json
     from datetime import UTC, date
@@ -251,7 +258,7 @@ def _converter(kind, postgres: bool):
 
     from service.models import UTCDateTime
 
-    def same(value):
+    def same(value: Any) -> Any:
         return value
 
     if isinstance(kind, UTCDateTime):
@@ -318,7 +325,7 @@ def _facts(item: ImportedInterview, keys: tuple[str, ...]) -> InterviewFacts:
     )
 
 
-def _followup_row(interview_id: int, p, now: datetime) -> dict:
+def _followup_row(interview_id: int, p: PlannedFollowUp, now: datetime) -> dict:
     return {
         "interview_id": interview_id,
         "contact_id": None if p.recipient_key == ME else int(p.recipient_key[8:]),
@@ -336,7 +343,14 @@ def _followup_row(interview_id: int, p, now: datetime) -> dict:
     }
 
 
-def _event(now, kind, actor, interview_id, followup_id, to_status) -> dict:
+def _event(
+    now: datetime,
+    kind: str,
+    actor: str,
+    interview_id: int,
+    followup_id: int | None,
+    to_status: str | None,
+) -> dict:
     return {
         "at": now,
         "kind": kind,

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from functools import cached_property
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -27,6 +28,11 @@ from service.inbox.classify import AUTO_REPLY, BOUNCE, REPLY, Classification
 from service.inbox.match import BOUNCEABLE, Match
 from service.inbox.message import Incoming
 from service.models import LIVE, Contact, FollowUp, InboxMessage, Interview, Kind, Reason, Status
+
+if TYPE_CHECKING:
+    from service.inbox.bounce import Bounce
+    from service.planner import Planner
+    from service.rendering import Templates
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +49,13 @@ class Context:
         self.actor = actor
 
     @cached_property
-    def planner(self):
+    def planner(self) -> Planner:
         from service.planner import Planner
 
         return Planner(self.settings)
 
     @cached_property
-    def templates(self):
+    def templates(self) -> Templates:
         from service.rendering import templates_for
 
         return templates_for(self.settings)
@@ -95,9 +101,9 @@ def act(
             session, match.interview_id, message.describe(), found, ctx, notice_key=message.key
         )
     elif found.kind == BOUNCE and found.bounce is not None:
-        outcome.actions += _bounced(session, found, match, ctx)
+        outcome.actions += _bounced(session, found.bounce, match, ctx)
     elif found.kind == AUTO_REPLY and found.return_date is not None:
-        outcome.actions += _retime(session, found, match, ctx)
+        outcome.actions += _retime(session, found.return_date, match, ctx)
     session.add(
         InboxMessage(
             message_id=message.key,
@@ -202,8 +208,7 @@ def stop_interview(
 # --- bounces -----------------------------------------------------------------------------------
 
 
-def _bounced(session: Session, found: Classification, match: Match, ctx: Context) -> list[str]:
-    bounce = found.bounce
+def _bounced(session: Session, bounce: Bounce, match: Match, ctx: Context) -> list[str]:
     if not bounce.permanent:
         return ["delayed: the server is still trying; nothing changes"]
     done: list[str] = []
@@ -262,10 +267,10 @@ def _bounced(session: Session, found: Classification, match: Match, ctx: Context
 # --- auto-replies --------------------------------------------------------------------------------
 
 
-def _retime(session: Session, found: Classification, match: Match, ctx: Context) -> list[str]:
+def _retime(session: Session, return_date: date, match: Match, ctx: Context) -> list[str]:
     """Move the next follow-up to the contact to the first open hour of their return day."""
     if match.contact_id is None:
-        return [f"back on {found.return_date}: no single contact to wait for"]
+        return [f"back on {return_date}: no single contact to wait for"]
     row = session.scalars(
         select(FollowUp)
         .where(FollowUp.contact_id == match.contact_id, FollowUp.status.in_(LIVE))
@@ -274,12 +279,12 @@ def _retime(session: Session, found: Classification, match: Match, ctx: Context)
         .limit(1)
     ).first()
     if row is None or row.interview is None:
-        return [f"back on {found.return_date}: nothing planned to them"]
+        return [f"back on {return_date}: nothing planned to them"]
     zone = ZoneInfo(row.interview.timezone)
-    back = datetime.combine(found.return_date, time(0), tzinfo=zone)
+    back = datetime.combine(return_date, time(0), tzinfo=zone)
     target = ctx.planner.calendar.next_open(back, zone)
     if row.due_at >= target:
-        return [f"back on {found.return_date}: follow-up {row.id} is already due after that"]
+        return [f"back on {return_date}: follow-up {row.id} is already due after that"]
     shift = target - row.due_at
     events.transition(
         session,
@@ -292,13 +297,13 @@ def _retime(session: Session, found: Classification, match: Match, ctx: Context)
         detail={
             "from": row.due_at.isoformat(),
             "to": target.isoformat(),
-            "reason": f"out of office until {found.return_date}",
+            "reason": f"out of office until {return_date}",
         },
         due_at=target,
         expires_at=row.expires_at + shift if row.expires_at else None,
         retry_at=target if row.status == Status.DEFERRED else row.retry_at,
     )
-    done = [f"moved follow-up {row.id} to {target.isoformat()} (back on {found.return_date})"]
+    done = [f"moved follow-up {row.id} to {target.isoformat()} (back on {return_date})"]
     if row.status in (Status.PENDING_REVIEW, Status.APPROVED):
         from service import review
         from service.composer import current_source_hash

@@ -20,8 +20,8 @@ from service.config import ImapSettings, Settings
 from service.db import Database, serialize
 from service.errors import StateConflict, UsageError
 from service.inbox.actions import Context, act, already_recorded
-from service.inbox.classify import BOUNCE, REPLY, UNRELATED, add_details, classify
-from service.inbox.match import Matcher
+from service.inbox.classify import BOUNCE, REPLY, UNRELATED, Classification, add_details, classify
+from service.inbox.match import Match, Matcher
 from service.inbox.message import Incoming, MessageError, parse_message
 from service.inbox.reader import RESCAN, CommandFailed, InboxUnavailable, Mailbox
 from service.models import InboxCursor
@@ -161,7 +161,7 @@ def read_folder(
     with db.transaction() as session:
         cursor = session.scalar(select(InboxCursor).where(InboxCursor.folder == folder))
         known = cursor is not None and cursor.uidvalidity == uidvalidity
-        last = cursor.last_uid if known else 0
+        last = cursor.last_uid if known and cursor is not None else 0
     if known and uidnext is not None and uidnext - 1 <= last:
         return 0  # a quiet folder: nothing new since the last pass
     if known:
@@ -185,17 +185,19 @@ def read_folder(
     if batch:
         _process(batch, folder, uidvalidity, db, ctx, mine, report, matcher)
         count += len(batch)
-    if uids[-1] < (uidnext or 0) - 1:  # messages expunged at the end: never read them again
+    if uidnext is not None and uids[-1] < uidnext - 1:  # expunged at the end: never read again
         _save_cursor(db, folder, uidvalidity, uidnext - 1, ctx.now)
     return count
 
 
-def _save_cursor(db: Database, folder: str, uidvalidity: int, last_uid: int, now) -> None:
+def _save_cursor(db: Database, folder: str, uidvalidity: int, last_uid: int, now: datetime) -> None:
     with db.transaction() as session:
         _move_cursor(session, folder, uidvalidity, last_uid, now)
 
 
-def _move_cursor(session: Session, folder: str, uidvalidity: int, last_uid: int, now) -> None:
+def _move_cursor(
+    session: Session, folder: str, uidvalidity: int, last_uid: int, now: datetime
+) -> None:
     cursor = session.scalar(select(InboxCursor).where(InboxCursor.folder == folder))
     if cursor is None:
         session.add(
@@ -205,7 +207,9 @@ def _move_cursor(session: Session, folder: str, uidvalidity: int, last_uid: int,
         cursor.uidvalidity, cursor.last_uid, cursor.checked_at = uidvalidity, last_uid, now
 
 
-def _parse_all(batch: list[tuple[int, bytes]], folder: str, report: InboxReport):
+def _parse_all(
+    batch: list[tuple[int, bytes]], folder: str, report: InboxReport
+) -> list[tuple[int, Incoming]]:
     parsed: list[tuple[int, Incoming]] = []
     for uid, raw in batch:
         try:
@@ -270,7 +274,10 @@ def _handle(
         if found.kind == UNRELATED:
             return None
         kind = found.kind
-        match = matcher.match_bounce(found.bounce) if kind == BOUNCE else matcher.match(message)
+        if kind == BOUNCE and found.bounce is not None:  # a bounce always has one
+            match = matcher.match_bounce(found.bounce)
+        else:
+            match = matcher.match(message)
         if not match.matched:
             return None
         add_details(message, found, ctx.now)
@@ -292,7 +299,15 @@ def _handle(
     return None
 
 
-def _act_on(session, message, found, match, folder, uid, ctx) -> dict:
+def _act_on(
+    session: Session,
+    message: Incoming,
+    found: Classification,
+    match: Match,
+    folder: str,
+    uid: int,
+    ctx: Context,
+) -> dict:
     outcome = act(session, message, found, match, ctx, folder=folder, uid=uid)
     log.info(
         "inbox: %s from %s (%s): %s", found.kind, message.sender, message.subject,

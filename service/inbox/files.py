@@ -49,7 +49,7 @@ def classify_files(settings: Settings, db: Database, paths: list[str], now: date
             found = classify(message, mine)
             if found.kind == UNRELATED:
                 match = None
-            elif found.kind == BOUNCE:
+            elif found.kind == BOUNCE and found.bounce is not None:  # a bounce always has one
                 match = matcher.match_bounce(found.bounce)
             else:
                 match = matcher.match(message)

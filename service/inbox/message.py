@@ -215,7 +215,9 @@ def body_text(message: Message) -> str:
 
 def _content(part: Message) -> str:
     """A part's text, whatever its charset claims."""
-    payload = part.get_payload(decode=True) or b""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):  # a multipart part has no payload of its own
+        payload = b""
     charset = part.get_content_charset() or "utf-8"
     try:
         return payload.decode(charset, "replace")

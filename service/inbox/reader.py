@@ -10,12 +10,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from service.config import ImapSettings
 from service.errors import FollowupError
+
+if TYPE_CHECKING:
+    from imapclient import IMAPClient
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,9 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
     return context
 
 
-def retry_delay(failures: int, tick: timedelta, maximum: timedelta = timedelta(minutes=30)):
+def retry_delay(
+    failures: int, tick: timedelta, maximum: timedelta = timedelta(minutes=30)
+) -> timedelta:
     """How long to wait before trying an unreachable mailbox again: one tick after the first
     failure, doubling with each further one, never more than `maximum` (a pure function)."""
     if failures <= 0:
@@ -57,7 +63,7 @@ class Mailbox:
 
     def __init__(self, settings: ImapSettings):
         self.settings = settings
-        self.client = None
+        self.client: IMAPClient | None = None
         self.capabilities: frozenset[bytes] = frozenset()
 
     def _error(self, phase: str, exc: BaseException) -> InboxUnavailable:
@@ -115,10 +121,15 @@ class Mailbox:
     def __enter__(self) -> Mailbox:
         return self.open()
 
-    def __exit__(self, *_exc) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def _call(self, phase: str, fn, *args, **kwargs):
+    def _connected(self) -> IMAPClient:
+        if self.client is None:
+            raise InboxUnavailable(f"IMAP {self.settings.address}: not connected (open it first)")
+        return self.client
+
+    def _call(self, phase: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         import imapclient
 
         try:
@@ -132,31 +143,31 @@ class Mailbox:
 
     def examine(self, folder: str) -> tuple[int, int | None]:
         """Open a folder read-only; returns (UIDVALIDITY, UIDNEXT or None)."""
-        info = self._call("select", self.client.select_folder, folder, readonly=True)
+        info = self._call("select", self._connected().select_folder, folder, readonly=True)
         uidnext = info.get(b"UIDNEXT")
         return int(info[b"UIDVALIDITY"]), int(uidnext) if uidnext is not None else None
 
     def uids_after(self, last_uid: int) -> list[int]:
         """UIDs above last_uid in the open folder (`n:*` also names the last message: filtered)."""
-        found = self._call("search", self.client.search, ["UID", f"{last_uid + 1}:*"])
+        found = self._call("search", self._connected().search, ["UID", f"{last_uid + 1}:*"])
         return sorted(u for u in found if u > last_uid)
 
     def uids_since(self, day: date) -> list[int]:
         """UIDs of the messages that arrived on or after day (by the server's internal date)."""
-        return sorted(self._call("search", self.client.search, ["SINCE", day]))
+        return sorted(self._call("search", self._connected().search, ["SINCE", day]))
 
     def fetch(self, uids: list[int]) -> Iterator[tuple[int, bytes]]:
         """(uid, raw bytes) of each message, fetched with BODY.PEEK[] (never marks it read)."""
         for start in range(0, len(uids), FETCH_CHUNK):
             chunk = uids[start : start + FETCH_CHUNK]
-            data = self._call("fetch", self.client.fetch, chunk, ["BODY.PEEK[]"])
+            data = self._call("fetch", self._connected().fetch, chunk, ["BODY.PEEK[]"])
             for uid in chunk:
                 item = data.get(uid)
                 if item is not None and b"BODY[]" in item:
                     yield uid, item[b"BODY[]"]
 
     def folder_exists(self, folder: str) -> bool:
-        return bool(self._call("list", self.client.folder_exists, folder))
+        return bool(self._call("list", self._connected().folder_exists, folder))
 
     # --- the Sent folder -----------------------------------------------------------------------
 
@@ -174,14 +185,16 @@ class Mailbox:
             return wanted if self.folder_exists(wanted) else None
         from imapclient.imapclient import SENT
 
-        return self._call("list", self.client.find_special_folder, SENT)
+        return self._call("list", self._connected().find_special_folder, SENT)
 
     def append(self, folder: str, raw: bytes, when: datetime) -> None:
         """APPEND a message to folder, flagged \\Seen (a copy of what was sent)."""
-        self._call("append", self.client.append, folder, raw, flags=[rb"\Seen"], msg_time=when)
+        self._call(
+            "append", self._connected().append, folder, raw, flags=[rb"\Seen"], msg_time=when
+        )
 
     def contains(self, folder: str, message_id: str) -> bool:
         """Whether folder holds a message with this Message-ID (SEARCH HEADER, read-only)."""
         self.examine(folder)
-        found = self._call("search", self.client.search, ["HEADER", "Message-ID", message_id])
+        found = self._call("search", self._connected().search, ["HEADER", "Message-ID", message_id])
         return bool(found)

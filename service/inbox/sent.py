@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from service import events
@@ -43,7 +44,7 @@ def queue_sent_copy(
     if imap is None or imap.sent == "off":
         return False
     session.execute(
-        insert(SentCopy.__table__).values(
+        insert(cast(Table, SentCopy.__table__)).values(  # a mapped class's __table__ is a Table
             followup_id=followup_id,
             message_id=message_id,
             raw=raw,
@@ -154,7 +155,7 @@ def resolve_uncertain(
     actor = events.actor_name("inbox")
     with Mailbox(imap) as box:
         for fid, message_id, started in rows:
-            if not find_in_sent(box, message_id):
+            if message_id is None or not find_in_sent(box, message_id):  # None: not selected
                 continue
             try:
                 with db.transaction() as session:

@@ -36,9 +36,11 @@ class InboxWatch:
             )
             resolve_uncertain(self.settings, self.db, now)
         except InboxUnavailable as exc:
-            return self._failed(str(exc), now)
+            self._failed(str(exc), now)
+            return None
         except Exception as exc:  # a mailbox problem must never stop sending
-            return self._failed(f"the inbox check failed: {exc}", now)
+            self._failed(f"the inbox check failed: {exc}", now)
+            return None
         if self.error is not None:
             log.info("the mailbox can be read again")
         self.failures, self.retry_at, self.error = 0, None, None

@@ -52,8 +52,10 @@ def values_for(a: Answers) -> dict[str, str]:
     security = a.smtp_security or (preset.smtp_security if preset else "starttls")
     values["FOLLOWUP_SMTP_HOST"] = a.smtp_host or (preset.smtp_host if preset else "")
     values["FOLLOWUP_SMTP_SECURITY"] = security
-    if a.smtp_port or preset:
-        values["FOLLOWUP_SMTP_PORT"] = str(a.smtp_port or preset.smtp_port)
+    if a.smtp_port:
+        values["FOLLOWUP_SMTP_PORT"] = str(a.smtp_port)
+    elif preset:
+        values["FOLLOWUP_SMTP_PORT"] = str(preset.smtp_port)
     values["FOLLOWUP_SMTP_USERNAME"] = a.username or a.email or ""
     if a.auth and a.auth != "password":
         values["FOLLOWUP_SMTP_AUTH"] = a.auth
@@ -70,8 +72,10 @@ def values_for(a: Answers) -> dict[str, str]:
         values["FOLLOWUP_IMAP_SECURITY"] = a.imap_security or (
             preset.imap_security if preset else "ssl"
         )
-        if a.imap_port or preset:
-            values["FOLLOWUP_IMAP_PORT"] = str(a.imap_port or preset.imap_port)
+        if a.imap_port:
+            values["FOLLOWUP_IMAP_PORT"] = str(a.imap_port)
+        elif preset:
+            values["FOLLOWUP_IMAP_PORT"] = str(preset.imap_port)
         if preset:
             values.update(preset.extra)
     return values

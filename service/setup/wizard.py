@@ -6,11 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
 from service.errors import UsageError
 from service.setup.presets import LABELS, PRESETS, PROVIDERS, Preset
+
+T = TypeVar("T")
 
 AUTH_LABELS = {
     "password": "a password (an app password)",
@@ -148,8 +151,8 @@ def suggest_holidays(zone: str) -> str:
 # --- asking -----------------------------------------------------------------------------------
 
 
-def ask(text: str, check: Callable[[str], object], default: str | None = None, *,
-        hide: bool = False):  # fmt: skip
+def ask(text: str, check: Callable[[str], T], default: str | None = None, *,
+        hide: bool = False) -> T:  # fmt: skip
     """Ask until the answer checks out; the check's error is shown, and the question again."""
     while True:
         raw = click.prompt(text, default=default, hide_input=hide, show_default=default != "")
@@ -247,7 +250,7 @@ def ask_servers(a: Answers) -> None:
     from service.config.imap import DEFAULT_PORTS as IMAP_PORTS
     from service.config.smtp import DEFAULT_PORTS as SMTP_PORTS
 
-    def security(choices: tuple[str, ...]):
+    def security(choices: tuple[str, ...]) -> Callable[[str], str]:
         def check(v: str) -> str:
             if v.strip().lower() not in choices:
                 raise UsageError(f"answer {', '.join(choices)}")
@@ -265,10 +268,11 @@ def ask_servers(a: Answers) -> None:
         a.smtp_port = ask("Its port", port, str(SMTP_PORTS[a.smtp_security]))
     if a.imap_host is None:
         a.imap_host = ask("IMAP server (reading replies), empty for none", check_host, "")
-    if a.imap_host and a.imap_security is None:
-        a.imap_security = ask("Its security: ssl, starttls or none", security(("ssl", "starttls", "none")), "ssl")  # fmt: skip
-    if a.imap_host and a.imap_port is None:
-        a.imap_port = ask("Its port", port, str(IMAP_PORTS[a.imap_security]))
+    if a.imap_host:
+        if a.imap_security is None:
+            a.imap_security = ask("Its security: ssl, starttls or none", security(("ssl", "starttls", "none")), "ssl")  # fmt: skip
+        if a.imap_port is None:
+            a.imap_port = ask("Its port", port, str(IMAP_PORTS[a.imap_security]))
     if a.ca_file is None:
         a.ca_file = ask("A CA certificate file to trust (PEM), empty for the system's",
                         check_ca_file, "")  # fmt: skip
@@ -325,6 +329,7 @@ def complete(a: Answers) -> Answers:
     a.review = True if a.review is None else a.review
     if a.provider == "none":
         return a
+    assert a.provider is not None  # a missing --provider was refused above
     preset = PRESETS.get(a.provider)
     if preset is None and not a.smtp_host:
         raise UsageError("--provider other needs --smtp-host (and --imap-host to read replies)")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +19,9 @@ from service.errors import NotFound, StateConflict, UsageError
 from service.web.app import RecordId, Web, web_of
 from service.web.interview_pages import field_of
 from service.web.security import same_token
+
+if TYPE_CHECKING:
+    from service.interviews import Outcome
 
 bearer = HTTPBearer(auto_error=False, description="FOLLOWUP_API_TOKEN")
 
@@ -89,7 +93,7 @@ def install_errors(app: FastAPI) -> None:
         return JSONResponse({"errors": errors}, status_code=422)
 
 
-def _json(data, status: int = 200) -> Response:
+def _json(data: Any, status: int = 200) -> Response:
     return Response(
         json.dumps(data, ensure_ascii=False), status_code=status, media_type="application/json"
     )
@@ -130,7 +134,7 @@ class Close(BaseModel):
     outcome: str = Field(examples=["offer", "rejected", "withdrawn"])
 
 
-def _interview(web: Web, interview_id: int, outcome=None) -> dict:
+def _interview(web: Web, interview_id: int, outcome: Outcome | None = None) -> dict:
     from service import formatting, interviews
 
     interview, followups = interviews.get_interview(web.db, interview_id)

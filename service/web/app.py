@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path as FilePath
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import jinja2
@@ -22,6 +22,9 @@ from service.db import Database
 from service.errors import FollowupError, NotFound, StateConflict
 from service.web import security
 from service.web.security import CSRF_COOKIE, SESSION_COOKIE, Session, same_token
+
+if TYPE_CHECKING:
+    from service.approval import ReviewRule
 
 log = logging.getLogger(__name__)
 HERE = FilePath(__file__).resolve().parent
@@ -69,7 +72,7 @@ class Web:
         return self.clock()
 
     @cached_property
-    def rule(self):
+    def rule(self) -> ReviewRule:
         """Whether a follow-up needs approval, under the settings and plan in force."""
         from service.approval import ReviewRule
         from service.plan import load_plan
@@ -93,7 +96,9 @@ class Web:
     def session(self, request: Request) -> Session | None:
         return self.sessions.get(request.cookies.get(SESSION_COOKIE), self.now())
 
-    def render(self, request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+    def render(
+        self, request: Request, name: str, status: int = 200, **context: Any
+    ) -> HTMLResponse:
         """A page; a visitor without a session gets a CSRF cookie for the page's form."""
         session = self.session(request)
         new_cookie = None
@@ -177,7 +182,9 @@ def create_app(settings: Settings, db: Database, clock: Callable[[], datetime] =
     api.install_errors(app)
 
     @app.middleware("http")
-    async def checks(request: Request, call_next) -> Response:
+    async def checks(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         host = request.headers.get("host", "")
         if security.host_name(host) not in web.hosts:
             response: Response = PlainTextResponse(

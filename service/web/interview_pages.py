@@ -4,13 +4,18 @@ add and edit forms (checked by `interviews.parse_input`, as the CLI's flags are)
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from service.errors import FollowupError, UsageError
 from service.web.app import RecordId, Web, logged_in, web_of
+from service.web.security import Session
+
+if TYPE_CHECKING:
+    from service.models import Contact, Interview
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(logged_in)])
 
@@ -53,7 +58,7 @@ def lines(text: str) -> list[str]:
     return [line.strip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
 
 
-def contact_spec(c) -> str:
+def contact_spec(c: Contact) -> str:
     """A contact as `--contact` writes it."""
     parts = [f"{c.name} <{c.email}>"]
     for key in ("title", "phone", "topic", "greeting"):
@@ -63,7 +68,7 @@ def contact_spec(c) -> str:
     return " | ".join(parts)
 
 
-def current_values(interview) -> dict[str, str]:
+def current_values(interview: Interview) -> dict[str, str]:
     """An interview as its edit form shows it."""
     zone = ZoneInfo(interview.timezone)
     return {
@@ -81,7 +86,15 @@ def current_values(interview) -> dict[str, str]:
     }
 
 
-def form_page(web: Web, request: Request, values: dict, *, interview=None, error=None, status=200):
+def form_page(
+    web: Web,
+    request: Request,
+    values: dict,
+    *,
+    interview: Interview | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     errors = {}
     general = None
     if error is not None:
@@ -265,7 +278,10 @@ def edit(
 
 @router.post("/interviews/{interview_id}/close")
 def close(
-    request: Request, interview_id: RecordId, outcome: str = Form(""), _=Depends(logged_in)
+    request: Request,
+    interview_id: RecordId,
+    outcome: str = Form(""),
+    _: Session = Depends(logged_in),
 ) -> Response:
     from service import interviews
 

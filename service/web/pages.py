@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -11,6 +12,9 @@ from fastapi.responses import RedirectResponse, Response
 from service.errors import FollowupError
 from service.web.app import RecordId, logged_in, web_of
 from service.web.security import SESSION_COOKIE, SESSION_LIFETIME
+
+if TYPE_CHECKING:
+    from service.config import Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False, dependencies=[Depends(logged_in)])
@@ -202,7 +206,7 @@ def setup(request: Request) -> Response:
     return web.render(request, "setup.html", checks=checks, own=own)
 
 
-def mask(settings, text: str) -> str:
+def mask(settings: Settings, text: str) -> str:
     """The text with every secret of the settings replaced by ****."""
     found = [settings.web.password, settings.web.api_token]
     found += [getattr(settings.smtp, "password", None), getattr(settings.imap, "password", None)]

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from service.errors import FollowupError, UsageError
 from service.web.app import RecordId, Web, logged_in, web_of
+from service.web.security import Session
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(logged_in)])
 #: Messages shown whole on one page of the queue.
@@ -71,7 +72,10 @@ def approve(
 
 @router.post("/review/{followup_id}/reject")
 def reject(
-    request: Request, followup_id: RecordId, page: int = Form(1), _=Depends(logged_in)
+    request: Request,
+    followup_id: RecordId,
+    page: int = Form(1),
+    _: Session = Depends(logged_in),
 ) -> Response:
     from service import review
 

@@ -105,7 +105,7 @@ class Password:
 class Attempts:
     """Failed logins per client address and in all, in a sliding window."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._failures: dict[str, deque[datetime]] = {}
         self._all: deque[datetime] = deque()
         self._lock = threading.Lock()
@@ -146,7 +146,7 @@ class Session:
 class Sessions:
     """Logged-in browsers: the cookie holds a random token; only its hash is kept here."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
@@ -178,7 +178,9 @@ class Sessions:
 
 
 def same_token(given: str | None, expected: str | None) -> bool:
-    return bool(given and expected) and hmac.compare_digest(
+    if not given or not expected:
+        return False
+    return hmac.compare_digest(
         given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
     )
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from types import FrameType
 
 from service.config import Settings
 from service.config.web import is_loopback
@@ -135,5 +136,5 @@ class Stopped(Exception):
     """SIGINT or SIGTERM, after uvicorn finished its graceful shutdown."""
 
 
-def _stopped(_signum, _frame) -> None:
+def _stopped(_signum: int, _frame: FrameType | None) -> None:
     raise Stopped()

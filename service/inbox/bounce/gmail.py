@@ -50,12 +50,12 @@ _SERVER = re.compile(r"(?:The error that the other server returned was|The respo
 def parse(message: Incoming) -> Bounce | None:
     text = message.text.replace("\r\n", "\n")
     failed, delayed = _FAILED.search(text), _DELAYED.search(text)
-    if not failed and not delayed:
+    found = failed or delayed
+    if found is None:
         return None
     server = _SERVER.search(text)
     diagnostic = clean(server.group(1)) if server else ""
     bounce = Bounce(NAME)
-    found = failed or delayed
     action = "failed" if failed else "delayed"
     for address in ADDRESS.findall(" ".join(g for g in found.groups() if g)):
         bounce.recipients.append(
