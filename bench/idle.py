@@ -7,9 +7,11 @@ that only imports service.worker and sleeps. After --settle seconds, each proces
 --duration seconds: RSS (VmRSS sampled every second, VmHWM at the end, from /proc/PID/status) and
 CPU (utime + stime from /proc/PID/stat, over the wall time of the window).
 
-Then one idle pass (what each tick runs: Delivery.run_once and next_wake) is timed in-process on
-the same database, to show the CPU cost of a tick with finer resolution than the kernel's 10 ms
-ticks. Only the worker process is measured: the Postgres server's own work is not included.
+Then one idle pass (what each tick runs: `Worker.run_pass`, i.e. housekeeping, the claim that
+finds nothing due and the heartbeat, then `Delivery.next_wake`, the look for the next due time)
+is timed in-process on the same database, to show the CPU cost of a tick with finer resolution
+than the kernel's 10 ms ticks. Only the worker process is measured: the Postgres server's own
+work is not included.
 
 Fails (exit 1) only if the worker dies, sends something, or does not stop cleanly.
 """
@@ -40,10 +42,11 @@ from _common import (
 )
 from sqlalchemy import func, select
 
+from service import workers
 from service.config import load_settings
 from service.db import Database
-from service.delivery import Delivery
 from service.models import FollowUp
+from service.worker import Worker
 
 GOAL_MB, GOAL_CPU = 60.0, 0.1
 #: `followup worker` loads the CLI, checks the schema with Alembic and opens the database driver.
@@ -141,17 +144,21 @@ def idle_pass_cost(url: str, folder: Path, repeat: int = 5) -> tuple[float, floa
     settings = load_settings(workdir=folder, environ=environ)
     db = Database(url)
     try:
-        delivery = Delivery(settings, db)
-        clock = lambda: datetime.now(UTC)  # noqa: E731
+        worker = Worker(settings, db)  # no scheduler: run_pass arms no wake-up, so ask here
         cpu, wall = [], []
         for _ in range(repeat + 1):
             c0, w0 = time.process_time(), time.perf_counter()
-            summary = delivery.run_once(clock)
-            delivery.next_wake(clock())
+            summary = worker.run_pass()
+            wake = worker.delivery.next_wake(worker.clock())
             cpu.append(time.process_time() - c0)
             wall.append(time.perf_counter() - w0)
-            if summary.handled or summary.expired or summary.prepared:
+            if summary is None:
+                raise CorrectnessError("an idle pass failed (see the log)")
+            if summary.handled or summary.expired or summary.prepared or summary.held:
                 raise CorrectnessError(f"an idle pass did something: {summary}")
+            if wake is None or wake <= datetime.now(UTC):
+                raise CorrectnessError(f"an idle pass found something due at {wake}")
+        workers.forget(db, worker.delivery.actor)
     finally:
         db.dispose()
     return statistics.median(cpu[1:]), statistics.median(wall[1:])  # the first one warms up

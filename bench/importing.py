@@ -6,8 +6,10 @@ third, a decision date on every fifth) is written to a temporary folder; `follow
 as a subprocess against a fresh, migrated database, timed from start to exit (start-up
 included), with its peak RSS (GNU time). Follow-ups planned and stored per second is the
 figure of issue 12 (goal >= 10,000 on SQLite; Postgres reported). To show that memory stays
-flat as the file grows, the smaller --rows-small file is imported too. The rows the database
-holds afterwards are counted and compared with what the file asked for.
+flat as the file grows, the smaller --rows-small file is imported too. The interviews start
+100 to 127 days from the run, so every step of the plan is still ahead. The rows the database
+holds afterwards are counted and compared with what the file asked for (interviews, two
+contacts each) and with the follow-ups the import's JSON report says it planned.
 Exits 1 only when an import fails or stores the wrong number of rows, never for a missed goal.
 """
 
@@ -15,19 +17,20 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 import tempfile
+from datetime import date, timedelta
 from pathlib import Path
 
 from _common import database, followup_command, loadavg, machine, run_measured, table, worker_env
+from _names import FIRST, LAST
 from sqlalchemy import func, select
 
 from service.db import Database
-from service.models import FollowUp, Interview
+from service.models import Contact, FollowUp, Interview
 
 GOAL = 10_000
-FIRST = ("Ada", "Ben", "Cleo", "Dev", "Eve", "Finn", "Gia", "Hugo", "Iris", "Jon")
-LAST = ("Roe", "Lee", "Diaz", "Khan", "Moss", "Ng", "Ortiz", "Park", "Quist", "Reyes")
 
 
 def write_csv(path: Path, rows: int) -> None:
@@ -35,8 +38,9 @@ def write_csv(path: Path, rows: int) -> None:
         out = csv.writer(fh)
         out.writerow(["company", "role", "at", "tz", "duration", "contacts", "questions",
                       "decision_date"])  # fmt: skip
+        start = date.today() + timedelta(days=100)
         for n in range(rows):
-            day = 1 + n % 28
+            day = start + timedelta(days=n % 28)
             a, b = n % 10, (n // 10) % 10
             contacts = (
                 f"{FIRST[a]} {LAST[b]} <p{n}a@company{n}.example> | Engineering Manager | "
@@ -44,9 +48,9 @@ def write_csv(path: Path, rows: int) -> None:
                 "Staff Engineer | | topic=on-call"
             )
             out.writerow([
-                f"Company {n}", "Staff Engineer", f"2027-03-{day:02d} 10:00", "Europe/Berlin",
+                f"Company {n}", "Staff Engineer", f"{day} 10:00", "Europe/Berlin",
                 "45m", contacts, "How is on-call organised?" if n % 3 == 0 else "",
-                f"2027-04-{day:02d}" if n % 5 == 0 else "",
+                f"{day + timedelta(days=31)}" if n % 5 == 0 else "",
             ])  # fmt: skip
 
 
@@ -67,10 +71,19 @@ def run(backend: str, rows: int, folder: Path) -> dict:
         db = Database(url)
         with db.transaction() as session:
             interviews = session.scalar(select(func.count()).select_from(Interview))
+            contacts = session.scalar(select(func.count()).select_from(Contact))
             followups = session.scalar(select(func.count()).select_from(FollowUp))
         db.dispose()
-    if interviews != rows:
-        sys.exit(f"FAILED: {interviews} interviews stored, expected {rows}")
+        reported = json.loads((folder / "out.json").read_text())["interviews"]
+    planned = sum(len(r["planned"]) for r in reported)
+    added = sum(r["action"] == "added" for r in reported)
+    if interviews != rows or added != rows or contacts != 2 * rows:
+        sys.exit(
+            f"FAILED: {interviews} interviews ({added} reported added) and {contacts} contacts "
+            f"stored, expected {rows} and {2 * rows}"
+        )
+    if followups != planned or not planned:
+        sys.exit(f"FAILED: {followups} follow-ups stored, the import reported {planned} planned")
     return {
         "rows": rows,
         "followups": followups,

@@ -10,9 +10,12 @@ mailbox refers to), the other `planned`.
 
 Timed, per backend: `check_inbox(settings, db, now)` end to end (connect, TLS, login, SEARCH,
 FETCH BODY.PEEK[], parse, classify, match, act, commit, cursor), the first time (all messages
-new) and then --quiet times with nothing new. Baselines in the same run: imapclient alone
-fetching every message (the same SEARCH and FETCH, no processing), and imapclient alone doing
-what a quiet check does on the wire (connect, TLS, login, EXAMINE, logout).
+new) and then --quiet times with nothing new, two ways: a new connection each time (what
+`followup inbox check` does) and the worker's own look before each pass (`InboxWatch.check`:
+`check_inbox` on the connection it keeps between ticks, then the Sent-folder look-up of uncertain
+follow-ups). Baselines in the same run: imapclient alone fetching every message (the same SEARCH
+and FETCH, no processing), and imapclient alone doing what a quiet check does on the wire
+(connect, TLS, login, EXAMINE, logout; or EXAMINE alone on an open connection).
 
 Checked: the first check read every message and acted on exactly the seeded replies,
 auto-replies and bounces; a second check reads nothing; no message was marked \\Seen. Otherwise
@@ -35,13 +38,13 @@ from _common import PG_ADMIN, REPO, database, loadavg, machine, seed, table
 sys.path.insert(0, str(REPO / "tests"))
 
 from imapserver import PASSWORD, Dovecot  # noqa: E402
-from service.inbox.settings import parse_imap_settings  # noqa: E402
 from sqlalchemy import update  # noqa: E402
 
 from service.config import load_settings  # noqa: E402
 from service.db import Database  # noqa: E402
-from service.inbox.check import Connection, check_inbox  # noqa: E402
+from service.inbox.check import check_inbox  # noqa: E402
 from service.inbox.reader import FETCH_CHUNK, tls_context  # noqa: E402
+from service.inbox.watch import InboxWatch  # noqa: E402
 from service.models import FollowUp  # noqa: E402
 
 GOAL_RATE = 1000  # messages per second, first check
@@ -195,11 +198,10 @@ WORKER_IMPORTS = (
 INBOX_PASS = (
     "import service.worker\nfrom datetime import UTC, datetime\nfrom pathlib import Path\n"
     "from service.config import load_settings\nfrom service.db import Database\n"
-    "from service.inbox.check import Connection, check_inbox\n"
-    "from service.inbox.settings import load_imap_settings\n"
-    "s = load_settings(Path('.'))\nc = Connection(load_imap_settings(Path('.')))\n"
-    "db = Database(s.database_url)\n"
-    "for _ in range(3): check_inbox(s, db, datetime.now(UTC), connection=c)\n"
+    "from service.inbox.watch import InboxWatch\n"
+    "s = load_settings(Path('.'))\ndb = Database(s.database_url)\n"
+    "w = InboxWatch(s, db, 'bench')\n"
+    "for _ in range(3): assert w.check(datetime.now(UTC)) is not None, w.error\n"
 )
 
 
@@ -265,7 +267,7 @@ def main() -> int:
                     "FOLLOWUP_SMTP_CA_FILE": str(server.ca_file),
                 }
                 settings = load_settings(Path(folder), env)
-                imap = parse_imap_settings(env, Path(folder))
+                imap = settings.imap
                 seed(url, [now + timedelta(days=3)] * (2 * args.interviews))
                 db = Database(url)
                 with db.transaction() as session:
@@ -300,16 +302,19 @@ def main() -> int:
                     if again.total:
                         failures.append(f"{backend}: a quiet check read {again.total}")
                 quiet.sort()
-                connection = Connection(imap)
+                watch = InboxWatch(settings, db, "bench-worker")  # the worker's, as it keeps it
                 kept = []
-                check_inbox(settings, db, now, imap=imap, connection=connection)
+                watch.check(now)  # connects
                 for _ in range(args.quiet):
                     started = time.perf_counter()
-                    again = check_inbox(settings, db, now, imap=imap, connection=connection)
+                    again = watch.check(now)
                     kept.append(time.perf_counter() - started)
+                    if again is None:
+                        failures.append(f"{backend}: the worker's check failed: {watch.error}")
+                        break
                     if again.total:
                         failures.append(f"{backend}: a quiet check read {again.total}")
-                connection.close()
+                watch.close()
                 kept.sort()
                 memory.append((backend, rss_after(WORKER_IMPORTS, env), rss_after(INBOX_PASS, env)))
                 rate = len(messages) / first
@@ -333,8 +338,9 @@ def main() -> int:
         f"{GOAL_QUIET_MS} ms (p50, kept connection, as the worker keeps it between ticks)"
     )
     print("quiet: a new connection each check (connect, TLS, login, EXAMINE, logout, as "
-          "`followup inbox check` does); kept: one connection kept open (EXAMINE, cursor lookup, "
-          "the Sent-copy queue)")  # fmt: skip
+          "`followup inbox check` does); kept: the worker's look before each pass (InboxWatch: "
+          "EXAMINE on the connection it keeps, cursor lookup, the Sent-copy queue, uncertain "
+          "follow-ups to look up)")  # fmt: skip
     for backend, worker, inbox in memory:
         print(
             f"memory ({backend}): python + import service.worker + one query {worker:.1f} MB; "

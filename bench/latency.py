@@ -40,6 +40,7 @@ from _common import (
     wait_for,
     worker_env,
 )
+from _names import first_name, person_name
 from sqlalchemy import select
 
 from service.db import Database
@@ -83,9 +84,9 @@ def run_baseline(sink: SinkProcess, args) -> list[float]:
         mid = new_message_id("baseline.bench.example")
         data = OutgoingMessage(
             sender=me,
-            to=parse_mailbox(f"Person {n + 1} <p{n + 1}@acme.example>", "to"),
+            to=parse_mailbox(f"{person_name(n + 1)} <p{n + 1}@acme.example>", "to"),
             subject="Thank you for the Staff Engineer interview",
-            text="Dear Person,\n\nThank you for taking the time to speak with me.\n",
+            text=f"Dear {first_name(n + 1)},\n\nThank you for taking the time to speak with me.\n",
             message_id=mid,
             date=due,
         ).as_bytes()

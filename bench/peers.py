@@ -52,6 +52,7 @@ from _common import (
     table,
     worker_env,
 )
+from _names import first_name, person_name
 from sqlalchemy import create_engine, text
 
 PEER_PACKAGES = ["django", "django-post-office", "psycopg[binary]", "mailmerge"]
@@ -94,6 +95,16 @@ def ensure_peers_venv(venv: Path) -> Path:
     return python
 
 
+def peer_versions(python: Path) -> str:
+    """The peers' versions, as installed in their venv."""
+    code = (
+        "import importlib.metadata as m; print(', '.join(f'{p} {m.version(p)}' for p in "
+        "('django', 'django-post-office', 'mailmerge', 'psycopg')))"
+    )
+    said = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+    return said.stdout.strip() or "versions unknown"
+
+
 def pg_server() -> tuple[str, str, str]:
     """(user, host, port) of the benchmark's Postgres server, from FOLLOWUP_BENCH_PG."""
     rest = _common.PG_ADMIN.split("://", 1)[1].rsplit("/", 1)[0]
@@ -127,10 +138,10 @@ class Raw(Contender):
         messages = []
         for i in range(1, n + 1):
             msg = EmailMessage()
-            msg["From"], msg["To"] = SENDER, f"Person {i} <p{i}@acme.example>"
+            msg["From"], msg["To"] = SENDER, f"{person_name(i)} <p{i}@acme.example>"
             msg["Subject"], msg["Date"] = SUBJECT, formatdate(localtime=False)
             msg["Message-ID"] = make_msgid(domain="raw.bench.example")
-            msg.set_content(BODY.format(name=f"Person {i}", n=i))
+            msg.set_content(BODY.format(name=first_name(i), n=i))
             messages.append((f"p{i}@acme.example", msg.as_bytes()))
         path = self.folder / "raw.pickle"
         path.write_bytes(pickle.dumps(messages))
@@ -239,7 +250,7 @@ class MailMerge(Contender):
         headers += f"Message-ID: <mm-{run}-{{{{id}}}}@mailmerge.bench.example>\n"
         body = BODY.replace("{name}", "{{name}}").replace("{n}", "{{id}}")
         template.write_text(headers + "\n" + body)
-        rows = "".join(f"{i},Person {i},p{i}@acme.example\n" for i in range(1, n + 1))
+        rows = "".join(f"{i},{first_name(i)},p{i}@acme.example\n" for i in range(1, n + 1))
         (self.folder / "mailmerge_database.csv").write_text("id,name,email\n" + rows)
         config = f"[smtp_server]\nhost = 127.0.0.1\nport = {sink.port}\n"
         (self.folder / "mailmerge_server.conf").write_text(config)
@@ -336,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"post_office: 1 process, THREADS_PER_PROCESS {threads}")
     try:
         python = ensure_peers_venv(args.peers_venv)
+        print(f"peers ({args.peers_venv}): {peer_versions(python)}", flush=True)
     except (subprocess.CalledProcessError, OSError) as exc:
         print(f"the peers' venv could not be made ({exc}): only raw and followup run")
         python = None

@@ -1,14 +1,17 @@
 """Regenerate docs/screenshots/: the main pages of `followup serve`, at desktop and phone width.
 
-    .venv/bin/python bench/screenshots.py
+    .venv/bin/python bench/screenshots.py [--out FOLDER]
 
 Records two interviews in a throwaway folder (outbox mode: nothing is sent), lets the worker put
 their follow-ups up for review, starts the real server on a free loopback port and photographs
-the pages with Debian's Chromium (/usr/bin/chromium) through Playwright.
+the pages with Debian's Chromium (/usr/bin/chromium) through Playwright. --out writes them
+somewhere else (to look at them before replacing the documented ones). Exits 1 when a page does
+not load.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import subprocess
@@ -53,9 +56,13 @@ def seed(cwd: Path, env: dict) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT, help=f"default {OUT.relative_to(REPO)}")
+    args = parser.parse_args()
+    out = args.out.resolve()
     from playwright.sync_api import sync_playwright
 
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -98,10 +105,13 @@ def main() -> None:
                     page.click("button[type=submit]")
                     page.wait_for_url(url + "/")
                     for name, path in PAGES.items():
-                        page.goto(url + path)
-                        target = OUT / f"{name}-{size}.png"
+                        response = page.goto(url + path)
+                        if response is None or response.status != 200:
+                            code = response.status if response else "no answer"
+                            sys.exit(f"FAILED: {path} answered {code}")
+                        target = out / f"{name}-{size}.png"
                         page.screenshot(path=str(target), full_page=size == "desktop")
-                        print(target.relative_to(REPO))
+                        print(target)
                 chromium.close()
         finally:
             server.terminate()

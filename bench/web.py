@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 from _common import database, loadavg, machine, percentile, table, worker_env
+from _names import FIRST, LAST
 from sqlalchemy import insert, text
 
 from service.db import Database
@@ -35,8 +36,6 @@ from service.rendering import content_hash
 PASSWORD = "benchmark-password"
 TOKEN = "benchmark-token-0123456789abcdef"
 GOALS = {"review page": 0.150, "API list": 0.500}
-FIRST = ("Ada", "Ben", "Cleo", "Dev", "Eve", "Finn", "Gia", "Hugo", "Iris", "Jon")
-LAST = ("Roe", "Lee", "Diaz", "Khan", "Moss", "Ng", "Ortiz", "Park", "Quist", "Reyes")
 BODY = (
     "Dear {first},\n\nThank you for taking the time to speak with me on Tuesday about the Staff "
     "Engineer role at Company {iid}. I especially enjoyed our conversation about the move to "
@@ -154,7 +153,7 @@ def main() -> None:
     parser.add_argument("--listed", type=int, default=10_000)
     args = parser.parse_args()
     print(machine(), "| load", loadavg())
-    rows = [["backend", "request", "median ms", "p90 ms", "min ms", "goal", ""]]
+    rows = [["backend", "request", "median ms", "p90 ms", "min ms", "goal ms", "verdict"]]
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     with tempfile.TemporaryDirectory() as folder:
         for backend in backends:

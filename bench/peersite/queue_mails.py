@@ -1,6 +1,9 @@
 """Queue N mails with django-post_office (untimed set-up for bench/peers.py).
 
 python -m peersite.queue_mails N SENDER SUBJECT BODY   (BODY has {name} and {n})
+
+Recipient i is bench/_names.py's person_name(i) <pi@acme.example>, greeted by first name, as
+for the other contenders.
 """
 
 import sys
@@ -9,6 +12,7 @@ import django
 
 django.setup()
 
+from _names import first_name, person_name  # noqa: E402
 from post_office import mail  # noqa: E402
 from post_office.models import STATUS, Email  # noqa: E402
 
@@ -17,9 +21,9 @@ mail.send_many(
     [
         {
             "sender": sender,
-            "recipients": [f"Person {i} <p{i}@acme.example>"],
+            "recipients": [f"{person_name(i)} <p{i}@acme.example>"],
             "subject": subject,
-            "message": body.format(name=f"Person {i}", n=i),
+            "message": body.format(name=first_name(i), n=i),
             "priority": "medium",
         }
         for i in range(1, n + 1)
