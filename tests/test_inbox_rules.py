@@ -34,6 +34,9 @@ def classified(name: str):
         ("bounce_gmail.eml", "rfc3464", "5.1.1"),
         ("bounce_qmail.eml", "qmail", "5.1.1"),
         ("bounce_yahoo.eml", "yahoo", "5.1.1"),
+        # Without the RFC 3464 report (a relay stripped it): the servers' own text is read.
+        ("bounce_postfix_text.eml", "postfix", "5.1.1"),
+        ("bounce_gmail_text.eml", "gmail", "5.1.1"),
     ],
 )
 def test_bounces_name_the_failed_recipient_the_server_words_and_the_bounced_message(
@@ -51,9 +54,23 @@ def test_bounces_name_the_failed_recipient_the_server_words_and_the_bounced_mess
         assert bounce.original_message_id == OURS
 
 
-def test_a_delayed_report_is_a_bounce_that_is_not_permanent():
-    _, found = classified("bounce_postfix_delayed.eml")
-    assert found.kind == "bounce"
+def test_a_postfix_text_report_keeps_the_server_s_words_across_its_folded_lines():
+    """Postfix folds a long reply onto indented lines, one of which starts with the address."""
+    _, found = classified("bounce_postfix_text.eml")
+    [recipient] = found.bounce.recipients
+    assert recipient.diagnostic == (
+        "host mx.acme.example[203.0.113.25] said: 550 5.1.1 <jane@acme.example>: Recipient "
+        "address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [("bounce_postfix_delayed.eml", "rfc3464"), ("bounce_gmail_text_delayed.eml", "gmail")],
+)
+def test_a_delayed_report_is_a_bounce_that_is_not_permanent(name, fmt):
+    _, found = classified(name)
+    assert (found.kind, found.bounce.format) == ("bounce", fmt)
     assert not found.bounce.permanent
     assert found.bounce.failed_addresses == []
     assert found.bounce.recipients[0].action == "delayed"
