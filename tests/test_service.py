@@ -173,6 +173,30 @@ def test_the_worker_tells_systemd_it_is_ready_and_keeps_beating(tmp_path, db_url
     assert worker.returncode == 0
 
 
+def test_a_notification_reaches_an_abstract_socket_and_one_that_is_gone_is_never_fatal(
+    tmp_path, caplog
+):
+    """systemd may name a socket in Linux's abstract namespace ("@..."); a socket that is gone
+    (systemd restarted) costs a warning, never the worker."""
+    import uuid
+
+    from service.notify import notify
+
+    name = f"followup-test-{uuid.uuid4().hex}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind("\0" + name)
+        listener.settimeout(30)
+        assert notify("READY=1", {"NOTIFY_SOCKET": "@" + name}) is True
+        assert listener.recv(4096) == b"READY=1"
+    gone = tmp_path / "gone.sock"
+    assert notify("WATCHDOG=1", {"NOTIFY_SOCKET": str(gone)}) is False
+    assert "cannot tell systemd 'WATCHDOG'" in caplog.text
+    # Not started by systemd: nothing to tell, and nothing said.
+    caplog.clear()
+    assert notify("READY=1", {}) is False and notify("READY=1", {"NOTIFY_SOCKET": "x"}) is False
+    assert caplog.text == ""
+
+
 def test_a_long_pass_keeps_beating(tmp_path, db_url, mailserver):
     """A backlog through a slow server takes many ticks: the worker shows alive all along."""
     original = mailserver.recorder.handle_DATA
