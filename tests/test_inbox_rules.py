@@ -227,3 +227,39 @@ def test_an_applicant_tracking_systems_decision_is_the_companys_answer_not_an_au
     # An out-of-office reply stays one, even when it mentions an interview.
     _, away = classified("auto_gmail_vacation.eml")
     assert away.kind == "auto_reply"
+
+
+def test_a_from_header_without_an_address_is_not_a_message():
+    with pytest.raises(MessageError, match="its From header has no address"):
+        parse_message(b"From: Jane Roe\nSubject: Re: hello\n\nhi\n")
+
+
+def test_an_html_only_reply_is_read_as_its_text():
+    raw = (
+        b"From: Jane Roe <jane@acme.example>\nSubject: Re: Thank you\n"
+        b"Content-Type: text/html; charset=utf-8\n\n"
+        b"<html><head><style>p { color: red }</style><script>var x = '<b>';</script></head>"
+        b"<body><p>We&rsquo;d like to <b>offer</b> you the role.</p></body></html>\n"
+    )
+    text = " ".join(parse_message(raw).text.split())
+    assert text == "We\u2019d like to offer you the role."
+
+
+def test_a_message_without_a_usable_message_id_is_known_by_its_bytes():
+    """So it is still read once: the key is a hash of the message itself."""
+    plain = b"From: Jane <jane@acme.example>\nSubject: hi\n\nhello\n"
+    huge = plain.replace(b"Subject", b"Message-ID: <" + b"x" * 300 + b"@acme.example>\nSubject")
+    keys = [parse_message(raw).key for raw in (plain, plain, huge)]
+    assert keys[0] == keys[1] and keys[0].startswith("sha256:")
+    assert keys[2].startswith("sha256:") and keys[2] != keys[0]
+    assert parse_message(plain.replace(b"\n\n", b"\nMessage-ID: <a@b>\n\n")).key == "<a@b>"
+
+
+def test_latin1_header_bytes_and_an_unknown_charset_are_read_not_a_crash():
+    raw = (
+        b"From: Ren\xe9 Dupont <rene@acme.example>\nSubject: Caf\xe9 demain ?\n"
+        b"Content-Type: text/plain; charset=x-no-such-charset\n\nMerci beaucoup\n"
+    )
+    message = parse_message(raw)
+    assert (message.sender_name, message.subject) == ("Ren\xe9 Dupont", "Caf\xe9 demain ?")
+    assert message.text.strip() == "Merci beaucoup"
