@@ -25,7 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from service import workers
 from service.config import Settings, find_env_file, user_env_file
-from service.db import Database, sqlite_file
+from service.db import Database, error_line, sqlite_file
 from service.delivery import Delivery, Summary
 from service.errors import UsageError
 from service.notify import notify
@@ -158,7 +158,11 @@ class Worker:
                 summary = self.delivery.run_once(self.clock, self.stopping)
                 self._beat()
             except Exception as exc:  # the worker must outlive a database or network blip
-                log.error("delivery pass failed: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
+                log.error(
+                    "delivery pass failed: %s",
+                    error_line(exc),
+                    exc_info=log.isEnabledFor(logging.DEBUG),
+                )
                 return None
             if summary.handled or summary.flagged or summary.expired or summary.prepared:
                 log.info(
