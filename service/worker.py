@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -139,6 +140,7 @@ class Worker:
     def run_pass(self) -> Summary | None:
         """One delivery pass; errors are logged, never fatal, so the next tick tries again."""
         if self.stopping.is_set():
+            self._shutdown()  # a stop that came before the scheduler ran could not stop it
             return None
         with self._pass_lock:
             gone = self._database_gone()
@@ -249,8 +251,13 @@ class Worker:
         log.info("stopping: finishing the message in flight")
         self.stopping.set()
         notify("STOPPING=1")
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        """Stop the scheduler if it runs (from a signal handler or a pass: twice is harmless)."""
         if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            with contextlib.suppress(SchedulerNotRunningError):
+                self.scheduler.shutdown(wait=False)
 
     def run_forever(self) -> None:
         """Block until SIGTERM or SIGINT, then finish the current message and return."""

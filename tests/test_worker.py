@@ -5,6 +5,7 @@ nothing starts after a stop, and settings re-read are described without their se
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
@@ -54,6 +55,26 @@ def test_after_a_stop_no_pass_starts(smtp, run, clock, immediate_plan, record_in
     clock.advance(timedelta(hours=2))
     assert worker.run_pass() is None
     assert smtp.received == []
+
+
+def test_a_stop_that_comes_while_the_worker_starts_still_stops_it(smtp, db, clock):
+    """SIGTERM may come before the scheduler runs (the first heartbeat is a database write):
+    the worker must still stop, not run until systemd kills it."""
+    worker = Worker(load_settings(), db, clock=clock)
+    worker.stop()  # as the signal handler does, before run_forever() got to start the scheduler
+    rescued = threading.Event()
+
+    def rescue() -> None:  # only so that a worker that missed the stop fails this test, not hangs
+        rescued.set()
+        worker.scheduler.shutdown(wait=False)
+
+    watchdog = threading.Timer(60, rescue)
+    watchdog.start()
+    try:
+        worker.run_forever()
+    finally:
+        watchdog.cancel()
+    assert not rescued.is_set(), "the worker ran on after it was told to stop"
 
 
 def test_a_heartbeat_that_cannot_be_written_never_stops_sending(
