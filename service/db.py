@@ -21,6 +21,13 @@ if TYPE_CHECKING:
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+def error_line(exc: BaseException) -> str:
+    """A database error in one line: the driver's own first line, never the SQL statement nor
+    its parameters (which hold the user's mail)."""
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+
+
 def make_engine(url: str, *, reading: bool = False) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE
     (or, for `reading`, a plain BEGIN: WAL lets readers run beside a writer).

@@ -19,13 +19,14 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from service import workers
 from service.config import Settings, find_env_file, user_env_file
-from service.db import Database, sqlite_file
+from service.db import Database, error_line, sqlite_file
 from service.delivery import Delivery, Summary
 from service.errors import UsageError
 from service.notify import notify
@@ -139,6 +140,7 @@ class Worker:
     def run_pass(self) -> Summary | None:
         """One delivery pass; errors are logged, never fatal, so the next tick tries again."""
         if self.stopping.is_set():
+            self._shutdown()  # a stop that came before the scheduler ran could not stop it
             return None
         with self._pass_lock:
             gone = self._database_gone()
@@ -158,7 +160,11 @@ class Worker:
                 summary = self.delivery.run_once(self.clock, self.stopping)
                 self._beat()
             except Exception as exc:  # the worker must outlive a database or network blip
-                log.error("delivery pass failed: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
+                log.error(
+                    "delivery pass failed: %s",
+                    error_line(exc),
+                    exc_info=log.isEnabledFor(logging.DEBUG),
+                )
                 return None
             if summary.handled or summary.flagged or summary.expired or summary.prepared:
                 log.info(
@@ -245,8 +251,13 @@ class Worker:
         log.info("stopping: finishing the message in flight")
         self.stopping.set()
         notify("STOPPING=1")
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        """Stop the scheduler if it runs (from a signal handler or a pass: twice is harmless)."""
         if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            with contextlib.suppress(SchedulerNotRunningError):
+                self.scheduler.shutdown(wait=False)
 
     def run_forever(self) -> None:
         """Block until SIGTERM or SIGINT, then finish the current message and return."""

@@ -44,12 +44,21 @@ def wait_until(check: Callable[[], object], what: str, timeout: float = 30) -> o
 class Server:
     """`followup serve --with-worker` on a free loopback port, stopped with SIGTERM."""
 
-    def __init__(self, cwd: Path, env: dict[str, str]):
+    def __init__(self, cwd: Path, env: dict[str, str], *args: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = env | {"FOLLOWUP_WEB_URL": self.url}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--port", str(self.port), "--with-worker"],
+            [
+                sys.executable,
+                "-m",
+                "service",
+                "serve",
+                "--port",
+                str(self.port),
+                "--with-worker",
+                *args,
+            ],  # fmt: skip
             cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,

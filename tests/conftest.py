@@ -226,6 +226,14 @@ def mailserver():
     server.stop()
 
 
+@pytest.fixture
+def smtp(workdir, monkeypatch, mailserver):
+    """The CLI (and anything reading the settings) set up to send through `mailserver`."""
+    for k, v in mailserver.env().items():
+        monkeypatch.setenv(k, v)
+    return mailserver
+
+
 @pytest.fixture(scope="session")
 def tls_ca():
     """A private CA, a certificate for localhost/127.0.0.1 and the CA's PEM file."""

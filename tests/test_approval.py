@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from processes import LogReader, seed_due, start_worker, statuses, worker_env
 from sqlalchemy import select, update
 
@@ -37,13 +36,6 @@ template = "status_check"
 to = "first"
 {override}
 """
-
-
-@pytest.fixture
-def smtp(workdir, monkeypatch, mailserver):
-    for k, v in mailserver.env().items():
-        monkeypatch.setenv(k, v)
-    return mailserver
 
 
 def use_plan(workdir, monkeypatch, override: str = "") -> None:

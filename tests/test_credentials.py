@@ -261,6 +261,23 @@ def test_doctor_warns_when_a_settings_file_with_a_password_is_readable_by_others
     assert "settings file" not in run("doctor").out
 
 
+def test_doctor_warns_when_a_settings_file_readable_by_its_group_holds_a_database_password(
+    workdir, run
+):
+    env_file = workdir / ".env"
+    env_file.write_text("FOLLOWUP_DATABASE_URL='postgresql://ada:db-s3cret@db.example/followup'\n")
+    os.chmod(env_file, 0o640)
+    shown = run("doctor")  # the test database comes from the environment, which wins
+    assert (
+        f"WARN  settings file: {env_file} holds FOLLOWUP_DATABASE_URL (with a password) and can "
+        "be read by its group (mode 640)" in shown.out
+    )
+    assert "db-s3cret" not in shown.out + shown.err
+    # A URL without a password is nothing to warn about.
+    env_file.write_text("FOLLOWUP_DATABASE_URL='postgresql://ada@db.example/followup'\n")
+    assert "settings file" not in run("doctor").out
+
+
 # --- OAuth2 over IMAP: a real Dovecot that asks a token endpoint ----------------------------------
 
 

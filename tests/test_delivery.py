@@ -290,6 +290,31 @@ def test_hourly_cap_holds_the_rest_back(
     assert sorted(r.rcpt_tos[0] for r in thanks) == [f"p{n}@acme.example" for n in range(3)]
 
 
+def test_at_the_hourly_cap_the_worker_next_looks_when_the_oldest_send_drops_out(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
+):
+    """Not in a tight loop on what is due but may not go yet, nor later than it may."""
+    from service.config import load_settings
+    from service.delivery.engine import Delivery
+
+    for k, v in mailserver.env(FOLLOWUP_MAX_PER_HOUR="2").items():
+        monkeypatch.setenv(k, v)
+    run("migrate")
+    names = ["Ann Lee", "Bob Chan", "Cy Diaz"]
+    record_interview(contacts=[f"{name} <p{n}@acme.example>" for n, name in enumerate(names)])
+    assert "2 sent" in run("worker", "--once").out
+    sent_at = min(f.sent_at for f in rows(db_url).values() if f.status == "sent")
+    db = Database(db_url)
+    delivery = Delivery(load_settings(), db)
+    try:
+        assert delivery.next_wake(clock() + timedelta(minutes=10)) == sent_at + timedelta(hours=1)
+        # Once the hour is over, the third is due at once.
+        later = clock() + timedelta(hours=1, minutes=1)
+        assert delivery.next_wake(later) <= later
+    finally:
+        db.dispose()
+
+
 def test_header_injection_never_yields_an_extra_header(
     workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
 ):

@@ -364,6 +364,75 @@ def test_an_uncertain_follow_up_found_in_sent_is_marked_sent(dovecot, imap, sent
     assert row["status"] == "sent"
 
 
+def _copy_of(thank_you: dict) -> bytes:
+    """The copy of a sent follow-up as it lies in a Sent folder (only its Message-ID matters)."""
+    return (
+        f"From: Ada <ada@candidate.example>\r\nMessage-ID: {thank_you['message_id']}\r\n"
+        "Subject: Thank you\r\n\r\nDear Jane\r\n"
+    ).encode()
+
+
+def test_copies_wait_while_the_sent_folder_is_missing_then_go_once_each(
+    dovecot, imap, sent, db, run, clock, monkeypatch
+):
+    from service.inbox.sent import pending_copies
+
+    _, thank_you = sent
+    monkeypatch.setenv("FOLLOWUP_IMAP_SENT", "Gesendet")  # not (yet) on this server
+
+    assert check(run)["sent_copies"] == 0
+    count, error = pending_copies(db)
+    assert count == 2 and error == "no Sent folder found; name it in FOLLOWUP_IMAP_SENT"
+    assert "imap sent copies: 2 cop(ies) waiting for the Sent folder" in run("doctor").out
+    assert {f["status"] for f in schedule(run) if f["step"] == "thank_you"} == {"sent"}
+
+    # The folder appears, already holding one of the two (an append whose success was lost).
+    dovecot.append(imap, _copy_of(thank_you), "Gesendet", flags=[rb"\Seen"])
+    assert check(run)["sent_copies"] == 0  # not before the backoff is over
+    clock.advance(timedelta(minutes=2))
+    assert check(run)["sent_copies"] == 2
+    stored = [raw for _, raw in dovecot.messages(imap, "Gesendet").values()]
+    assert len(stored) == 2
+    assert sum(thank_you["message_id"].encode() in raw for raw in stored) == 1  # never twice
+    assert pending_copies(db) == (0, None)
+
+
+def test_with_the_sent_folder_off_no_copy_is_kept_or_appended(
+    dovecot, imap, run, record_interview, db, monkeypatch
+):
+    from service.inbox.sent import pending_copies
+
+    monkeypatch.setenv("FOLLOWUP_IMAP_SENT", "off")
+    record_interview()
+    assert run("worker", "--once").code == 0
+    assert pending_copies(db) == (0, None)
+    assert check(run)["sent_copies"] == 0
+    assert dovecot.messages(imap, "Sent") == {}
+
+
+def test_an_uncertain_follow_up_not_in_sent_is_left_to_the_user(dovecot, imap, sent, db, run):
+    """Not found is not "not sent": it stays uncertain, for the user to decide; never resent."""
+    from sqlalchemy import delete, update
+
+    from service.models import FollowUp, SentCopy
+
+    _, thank_you = sent
+    with db.transaction() as session:
+        session.execute(
+            update(FollowUp).where(FollowUp.id == thank_you["id"]).values(status="uncertain")
+        )
+        session.execute(delete(SentCopy))  # SMTP never confirmed it: no copy was queued
+    result = run("inbox", "check")
+    assert result.code == 0, result.err
+    assert "found in the Sent folder" not in result.out
+    [row] = [f for f in schedule(run) if f["id"] == thank_you["id"]]
+    assert row["status"] == "uncertain"
+    # Once the copy is there, `inbox check` says what it found.
+    dovecot.append(imap, _copy_of(thank_you), "Sent", flags=[rb"\Seen"])
+    found = run("inbox", "check")
+    assert f"follow-up {thank_you['id']}: found in the Sent folder, marked sent" in found.out
+
+
 # --- the CLI ------------------------------------------------------------------------------------
 
 
@@ -398,6 +467,33 @@ def test_classify_refuses_a_file_that_is_not_a_message_in_one_line(imap, run):
     result = run("inbox", "classify", str(MAIL / "not_a_message.txt"))
     assert result.code == 2
     assert result.err.count("\n") == 1 and "not_a_message.txt" in result.err
+
+
+def test_classify_says_what_each_file_is_and_why(imap, sent, run):
+    interview, thank_you = sent
+    files = ("reply_address_de_rejection.eml", "bounce_qmail.eml", "auto_gmail_vacation.eml")
+    result = run("inbox", "classify", *(str(MAIL / name) for name in files))
+    assert result.code == 0, result.err
+    reply, reply_why, bounce, bounce_why, auto, _ = result.out.splitlines()
+    i, f = interview["id"], thank_you["id"]
+    assert reply.endswith(f"reply_address_de_rejection.eml: reply (interview {i}, follow-up {f}, "
+                          "hiring: rejection)")  # fmt: skip
+    assert reply_why.startswith("  because: written by a person")
+    assert bounce.endswith("bounce_qmail.eml: bounce (failed: jane@acme.example)")
+    assert "permanent failure for jane@acme.example" in bounce_why
+    assert auto.endswith(f"auto_reply (interview {i}, follow-up {f}, back on 2026-09-14)")
+
+
+def test_a_folder_missing_on_the_server_is_an_error_and_the_others_are_still_read(
+    dovecot, imap, sent, run, monkeypatch
+):
+    monkeypatch.setenv("FOLLOWUP_IMAP_FOLDERS", "INBOX, Bewerbungen")
+    deliver(dovecot, imap, "reply_domain_offer.eml")
+    result = run("inbox", "check")
+    assert result.code == 1
+    assert result.err.count("\n") == 1
+    assert result.err.startswith("error: IMAP 127.0.0.1:") and "Bewerbungen" in result.err
+    assert "read 1 new message(s) (1 in INBOX); acted on 1" in result.out
 
 
 def test_interview_replied_has_the_effect_of_a_reply(sent, run):

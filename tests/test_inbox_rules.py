@@ -34,6 +34,9 @@ def classified(name: str):
         ("bounce_gmail.eml", "rfc3464", "5.1.1"),
         ("bounce_qmail.eml", "qmail", "5.1.1"),
         ("bounce_yahoo.eml", "yahoo", "5.1.1"),
+        # Without the RFC 3464 report (a relay stripped it): the servers' own text is read.
+        ("bounce_postfix_text.eml", "postfix", "5.1.1"),
+        ("bounce_gmail_text.eml", "gmail", "5.1.1"),
     ],
 )
 def test_bounces_name_the_failed_recipient_the_server_words_and_the_bounced_message(
@@ -51,9 +54,23 @@ def test_bounces_name_the_failed_recipient_the_server_words_and_the_bounced_mess
         assert bounce.original_message_id == OURS
 
 
-def test_a_delayed_report_is_a_bounce_that_is_not_permanent():
-    _, found = classified("bounce_postfix_delayed.eml")
-    assert found.kind == "bounce"
+def test_a_postfix_text_report_keeps_the_server_s_words_across_its_folded_lines():
+    """Postfix folds a long reply onto indented lines, one of which starts with the address."""
+    _, found = classified("bounce_postfix_text.eml")
+    [recipient] = found.bounce.recipients
+    assert recipient.diagnostic == (
+        "host mx.acme.example[203.0.113.25] said: 550 5.1.1 <jane@acme.example>: Recipient "
+        "address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [("bounce_postfix_delayed.eml", "rfc3464"), ("bounce_gmail_text_delayed.eml", "gmail")],
+)
+def test_a_delayed_report_is_a_bounce_that_is_not_permanent(name, fmt):
+    _, found = classified(name)
+    assert (found.kind, found.bounce.format) == ("bounce", fmt)
     assert not found.bounce.permanent
     assert found.bounce.failed_addresses == []
     assert found.bounce.recipients[0].action == "delayed"
@@ -210,3 +227,39 @@ def test_an_applicant_tracking_systems_decision_is_the_companys_answer_not_an_au
     # An out-of-office reply stays one, even when it mentions an interview.
     _, away = classified("auto_gmail_vacation.eml")
     assert away.kind == "auto_reply"
+
+
+def test_a_from_header_without_an_address_is_not_a_message():
+    with pytest.raises(MessageError, match="its From header has no address"):
+        parse_message(b"From: Jane Roe\nSubject: Re: hello\n\nhi\n")
+
+
+def test_an_html_only_reply_is_read_as_its_text():
+    raw = (
+        b"From: Jane Roe <jane@acme.example>\nSubject: Re: Thank you\n"
+        b"Content-Type: text/html; charset=utf-8\n\n"
+        b"<html><head><style>p { color: red }</style><script>var x = '<b>';</script></head>"
+        b"<body><p>We&rsquo;d like to <b>offer</b> you the role.</p></body></html>\n"
+    )
+    text = " ".join(parse_message(raw).text.split())
+    assert text == "We\u2019d like to offer you the role."
+
+
+def test_a_message_without_a_usable_message_id_is_known_by_its_bytes():
+    """So it is still read once: the key is a hash of the message itself."""
+    plain = b"From: Jane <jane@acme.example>\nSubject: hi\n\nhello\n"
+    huge = plain.replace(b"Subject", b"Message-ID: <" + b"x" * 300 + b"@acme.example>\nSubject")
+    keys = [parse_message(raw).key for raw in (plain, plain, huge)]
+    assert keys[0] == keys[1] and keys[0].startswith("sha256:")
+    assert keys[2].startswith("sha256:") and keys[2] != keys[0]
+    assert parse_message(plain.replace(b"\n\n", b"\nMessage-ID: <a@b>\n\n")).key == "<a@b>"
+
+
+def test_latin1_header_bytes_and_an_unknown_charset_are_read_not_a_crash():
+    raw = (
+        b"From: Ren\xe9 Dupont <rene@acme.example>\nSubject: Caf\xe9 demain ?\n"
+        b"Content-Type: text/plain; charset=x-no-such-charset\n\nMerci beaucoup\n"
+    )
+    message = parse_message(raw)
+    assert (message.sender_name, message.subject) == ("Ren\xe9 Dupont", "Caf\xe9 demain ?")
+    assert message.text.strip() == "Merci beaucoup"

@@ -237,3 +237,77 @@ def test_another_provider_at_the_terminal_is_checked_before_it_is_written(here, 
     assert "FOLLOWUP_HOLIDAYS" not in values and values["FOLLOWUP_TIMEZONE"] == "America/New_York"
     assert mode(here / ".env") == 0o600
     assert smtp_with_login.received == []
+
+
+# --- where the settings file cannot be written ----------------------------------------------------
+
+
+def test_a_config_folder_that_cannot_be_made_is_one_line_and_nothing_is_written(
+    here, run, monkeypatch, tmp_path
+):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the config folder should be\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(blocker))
+    result = run("init", "--provider", "none", "--from", ME, "--user", "--yes")
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert f"cannot create the folder {blocker / 'followup'}: Not a directory" in result.err
+    assert blocker.read_text() == "a file where the config folder should be\n"
+
+
+def test_an_env_that_is_a_folder_is_neither_replaced_nor_a_crash(here, run):
+    """Docker makes a folder where a bind-mounted .env did not exist yet."""
+    (here / ".env").mkdir()
+    args = ("init", "--provider", "none", "--from", ME, "--yes")
+    kept = run(*args)
+    assert kept.code == 2 and "already exists" in kept.err
+    forced = run(*args, "--force")
+    assert forced.code == 2 and forced.err.count("\n") == 1
+    assert f"cannot read {here / '.env'} to back it up: Is a directory" in forced.err
+    assert (here / ".env").is_dir() and list(here.iterdir()) == [here / ".env"]
+
+
+@pytest.fixture
+def immutable(here):
+    """Make a path unwritable even for root (the tests may run as root): chattr +i."""
+    import subprocess
+
+    made: list[Path] = []
+
+    def _immutable(path: Path) -> None:
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+        made.append(path)
+
+    yield _immutable
+    for path in made:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_a_folder_that_cannot_be_written_is_one_line_and_leaves_the_old_env(here, run, immutable):
+    immutable(here)
+    fresh = run("init", "--provider", "none", "--from", ME, "--yes")
+    assert fresh.code == 1 and fresh.err.count("\n") == 1
+    assert f"cannot write in {here}: Operation not permitted" in fresh.err
+    assert list(here.iterdir()) == []
+
+
+def test_an_env_that_cannot_be_backed_up_is_not_replaced(here, run, immutable):
+    old = "FOLLOWUP_FROM='Old Me <old@candidate.example>'\n"
+    (here / ".env").write_text(old)
+    immutable(here)
+    result = run("init", "--provider", "none", "--from", ME, "--yes", "--force")
+    assert result.code == 1 and result.err.count("\n") == 1
+    assert f"cannot back up {here / '.env'} to" in result.err
+    assert (here / ".env").read_text() == old and list(here.iterdir()) == [here / ".env"]
+
+
+def test_a_password_that_env_would_read_back_otherwise_is_refused_before_writing(
+    here, run, smtp_with_login
+):
+    """python-dotenv expands ${NAME} even in quotes: such a password would be read back changed."""
+    flags = local_server_flags(smtp_with_login)
+    result = run("init", *flags, "--password-stdin", "--yes", "--no-check", input="pa${x}ss\n")
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert "FOLLOWUP_SMTP_PASSWORD cannot be written to .env as given" in result.err
+    assert "(.env expands ${NAME} in a value)" in result.err
+    assert "pa${x}ss" not in result.err
+    assert not (here / ".env").exists()

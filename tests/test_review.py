@@ -439,3 +439,106 @@ def test_an_editor_that_writes_something_other_than_utf8_is_refused(
     result = run("edit", str(before["id"]))
     assert result.code == 2 and "not UTF-8" in result.err
     assert run("queue", "--json").json()[0]["body"] == before["body"]
+
+
+def test_queue_shows_each_follow_up_with_its_checks_and_what_blocks_it(
+    review_on, run, record_interview, db_url
+):
+    run("migrate")
+    assert run("queue").out == "Nothing waits for review.\n"
+    queue = setup_queue(
+        run,
+        record_interview,
+        contacts=("Jane Roe <jane@acme.example>", "J. Lee <jlee@acme.example>"),
+    )
+    jane, lee = (next(q for q in queue if q["to"].startswith(to)) for to in ("jane@", "jlee@"))
+    listed = run("queue").out
+    assert "DUE (Europe/Berlin)" in listed and "CHECKS" in listed
+    assert "Jane Roe <jane@acme.example>" in listed and "1 warning(s)" in listed
+    assert f"  #{lee['id']} warning: the name 'J. Lee' does not say how to greet them" in listed
+    # A stored text with leftover braces is flagged as blocking, and why.
+    db = Database(db_url)
+    with db.transaction() as session:
+        session.get(FollowUp, jane["id"]).body_text = "Dear Jane,\n\n{{ oops }}\n"
+    db.dispose()
+    shown = run("queue").out
+    assert "BLOCKED" in shown
+    assert f"  #{jane['id']} BLOCKS SENDING: the text has leftover template braces" in shown
+
+
+def test_approve_needs_ids_or_all_and_tells_which_of_several_ids_failed(
+    review_on, run, record_interview, db_url
+):
+    queue = setup_queue(
+        run,
+        record_interview,
+        contacts=("Jane Roe <jane@acme.example>", "Bob Lee <bob@acme.example>"),
+    )
+    first, second = (q["id"] for q in queue)
+    for args in ((), (str(first), "--all")):
+        refused = run("approve", *args)
+        assert refused.code == 2 and "give follow-up IDs or --all" in refused.err
+    assert [followup(db_url, fid).status for fid in (first, second)] == ["pending_review"] * 2
+    assert run("reject", str(second)).code == 0
+    mixed = run("approve", str(first), str(second), "99")
+    assert mixed.code == 2
+    assert f"follow-up {first}: approved" in mixed.out
+    assert f"follow-up {second}: not approved: follow-up {second} is rejected" in mixed.err
+    assert "follow-up 99: not approved: follow-up 99 does not exist" in mixed.err
+    # The one that could be approved was, whatever happened to the others.
+    assert [followup(db_url, fid).status for fid in (first, second)] == ["approved", "rejected"]
+
+
+@pytest.mark.parametrize(
+    "editor",
+    [
+        "true",  # closed without saving
+        "truncate -s 0",  # saved empty, as to abort a commit message
+    ],
+)
+def test_an_edit_closed_without_saving_or_emptied_changes_nothing(
+    review_on, run, record_interview, monkeypatch, editor
+):
+    before = setup_queue(run, record_interview)[0]
+    monkeypatch.setenv("EDITOR", editor)
+    result = run("edit", str(before["id"]))
+    assert (result.code, result.out) == (0, "no change\n")
+    after = run("queue", "--json").json()[0]
+    assert (after["subject"], after["body"]) == (before["subject"], before["body"])
+
+
+def test_review_shows_warnings_skips_what_changed_meanwhile_and_quits_when_asked(
+    review_on, run, record_interview, db_url, workdir, monkeypatch
+):
+    queue = setup_queue(
+        run,
+        record_interview,
+        contacts=(
+            "Jane Roe <jane@acme.example>",
+            "Bob Lee <bob@acme.example>",
+            "J. Diaz <jdiaz@acme.example>",
+        ),
+    )
+    jane, bob, diaz = (q["id"] for q in queue)
+    # While Jane's follow-up is open in the editor, Bob's is rejected elsewhere (another
+    # terminal, the web app): the editor here runs `followup reject` and saves nothing.
+    editor = workdir / "editor.py"
+    editor.write_text(
+        "import subprocess, sys\n"
+        f"subprocess.run([sys.executable, '-m', 'service', 'reject', '{bob}'], check=True)\n"
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    result = run("review", input="e\nk\nq\n")
+    assert result.code == 0, result.err
+    assert "no change" in result.out
+    assert result.out.count("=== 1/3 ") == 2  # after the edit, Jane's is shown again
+    assert f"follow-up {bob} is now rejected; skipping" in result.out
+    assert "warning: the name 'J. Diaz' does not say how to greet them" in result.out
+    statuses = [followup(db_url, fid).status for fid in (jane, bob, diaz)]
+    assert statuses == ["pending_review", "rejected", "pending_review"]  # quit: left as it was
+
+
+def test_review_of_an_empty_queue_says_so(review_on, run):
+    run("migrate")
+    result = run("review")
+    assert (result.code, result.out) == (0, "Nothing waits for review.\n")

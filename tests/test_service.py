@@ -14,7 +14,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
+from mailserver import free_port
 from processes import LogReader, seed_due, start_worker, worker_env
 
 from service import systemd, workers
@@ -173,6 +175,30 @@ def test_the_worker_tells_systemd_it_is_ready_and_keeps_beating(tmp_path, db_url
     assert worker.returncode == 0
 
 
+def test_a_notification_reaches_an_abstract_socket_and_one_that_is_gone_is_never_fatal(
+    tmp_path, caplog
+):
+    """systemd may name a socket in Linux's abstract namespace ("@..."); a socket that is gone
+    (systemd restarted) costs a warning, never the worker."""
+    import uuid
+
+    from service.notify import notify
+
+    name = f"followup-test-{uuid.uuid4().hex}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind("\0" + name)
+        listener.settimeout(30)
+        assert notify("READY=1", {"NOTIFY_SOCKET": "@" + name}) is True
+        assert listener.recv(4096) == b"READY=1"
+    gone = tmp_path / "gone.sock"
+    assert notify("WATCHDOG=1", {"NOTIFY_SOCKET": str(gone)}) is False
+    assert "cannot tell systemd 'WATCHDOG'" in caplog.text
+    # Not started by systemd: nothing to tell, and nothing said.
+    caplog.clear()
+    assert notify("READY=1", {}) is False and notify("READY=1", {"NOTIFY_SOCKET": "x"}) is False
+    assert caplog.text == ""
+
+
 def test_a_long_pass_keeps_beating(tmp_path, db_url, mailserver):
     """A backlog through a slow server takes many ticks: the worker shows alive all along."""
     original = mailserver.recorder.handle_DATA
@@ -301,6 +327,79 @@ def test_serve_with_bad_settings_exits_78(tmp_path, db_url, setting, named):
     )  # fmt: skip
     assert result.returncode == 78, result.stderr
     assert named in result.stderr and result.stderr.count("\n") == 1
+
+
+def _serve(tmp_path, env, *args: str) -> subprocess.CompletedProcess:
+    """`followup serve ARGS` that is expected to refuse to start (it would block otherwise)."""
+    return subprocess.run(
+        [sys.executable, "-m", "service", "serve", *args],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_serve_on_a_port_another_program_uses_says_so_in_one_line(tmp_path, db_url):
+    env = worker_env(db_url, {})
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        from_settings = _serve(tmp_path, env | {"FOLLOWUP_WEB_PORT": str(port)})
+        from_flags = _serve(tmp_path, env, "--host", "127.0.0.1", "--port", str(port))
+    # From the settings: a settings error (78, no restart loop); from a flag: a usage error.
+    for result, code in ((from_settings, 78), (from_flags, 2)):
+        assert result.returncode == code, result.stderr
+        assert result.stderr.count("\n") == 1
+        assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
+        assert "choose one with --port or FOLLOWUP_WEB_PORT" in result.stderr
+
+
+def test_a_new_password_is_refused_while_the_settings_set_one(tmp_path, db_url):
+    env = worker_env(db_url, {}, FOLLOWUP_WEB_PASSWORD="correct horse battery")
+    result = _serve(tmp_path, env, "--port", str(free_port()), "--new-password")
+    assert result.returncode == 2, result.stderr
+    assert (
+        "--new-password: FOLLOWUP_WEB_PASSWORD is set; change it in .env instead" in result.stderr
+    )
+
+
+def test_without_a_password_set_one_is_made_at_the_first_start_and_renewed_on_request(
+    tmp_path, db_url
+):
+    """What `make run` does for a new user: the password is printed once, works from then on,
+    and `--new-password` replaces it."""
+    from browser import Server
+
+    def start(*args: str) -> tuple[Server, str]:
+        server = Server(tmp_path, worker_env(db_url, {}), *args).wait_ready()
+        said = ""
+        for line in server.process.stdout:  # what it printed before it started serving
+            said += line
+            if line.startswith("open http"):
+                break
+        return server, said
+
+    def logs_in(server: Server, password: str) -> bool:
+        response = httpx.post(server.url + "/login", data={"password": password}, timeout=30)
+        return response.status_code == 303
+
+    server, said = start()
+    try:
+        made = said.split("only its hash is kept): ", 1)[1].split()[0]
+        assert logs_in(server, made) and not logs_in(server, made.upper())
+    finally:
+        server.stop()
+    server, said = start()
+    try:
+        assert "log in with the password printed when `followup serve` first started" in said
+        assert made not in said and logs_in(server, made)
+    finally:
+        server.stop()
+    server, said = start("--new-password")
+    try:
+        renewed = said.split("only its hash is kept): ", 1)[1].split()[0]
+        assert renewed != made and logs_in(server, renewed) and not logs_in(server, made)
+    finally:
+        server.stop()
 
 
 def test_healthz_answers_without_a_login_and_says_when_the_database_is_gone(web):

@@ -158,7 +158,10 @@ def test_the_approve_flow_with_the_keyboard_only_on_a_phone(server, db_url, mail
     with browser() as chromium:
         page = chromium.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
         page.goto(server.url + "/")
-        page.keyboard.type(WEB_PASSWORD)  # the password field has the focus
+        # The password field takes the focus by itself (autofocus, applied after the page
+        # loaded): wait for it, not for the machine to be fast enough, before typing.
+        page.wait_for_function("document.activeElement.id === 'password'")
+        page.keyboard.type(WEB_PASSWORD)
         page.keyboard.press("Enter")
         page.wait_for_url(server.url + "/")
 

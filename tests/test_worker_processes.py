@@ -281,6 +281,26 @@ def test_a_sqlite_file_deleted_under_the_worker_stops_it_with_a_clear_error(
     assert "start the worker again" in text
 
 
+def test_sighup_makes_the_worker_re_read_its_settings_at_once(tmp_path, db_url, mailserver):
+    """Without waiting for the next tick (an hour here): only the signal can have done it."""
+    (tmp_path / ".env").write_text("FOLLOWUP_REVIEW=off\n")
+    seed_due(db_url, 1)
+    env = worker_env(db_url, mailserver.env(), FOLLOWUP_TICK="1h", FOLLOWUP_LOG_LEVEL="INFO")
+    worker = start_worker(tmp_path, env)
+    log = LogReader(worker)
+    try:
+        log.wait_for("1 sent")  # the first pass is over; the next tick is an hour away
+        (tmp_path / ".env").write_text("FOLLOWUP_REVIEW=on\n")
+        worker.send_signal(signal.SIGHUP)
+        log.wait_for("settings re-read")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+    text = log.finish()
+    assert "settings re-read: review: off -> on" in text
+    assert worker.returncode == 0
+
+
 def test_a_refused_login_pauses_the_running_worker_and_says_so_once(tmp_path, db_url, tls_ca):
     from mailserver import MailServer
 

@@ -225,8 +225,9 @@ def database_error(exc: Exception) -> tuple[str, int] | None:
         return None
     from sqlalchemy.engine import make_url
 
-    orig = getattr(exc, "orig", None) or exc
-    reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    from service.db import error_line
+
+    reason = error_line(exc)
     where = "the database"
     if _current is not None and "settings" in _current.__dict__:
         url = make_url(_current.settings.database_url)

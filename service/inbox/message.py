@@ -11,7 +11,7 @@ from email import message_from_bytes, policy
 from email.header import Header, decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
-from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from email.utils import parseaddr, parsedate_to_datetime
 from functools import cached_property
 
 from service.errors import FollowupError
@@ -65,10 +65,6 @@ def message_ids(value: str | None) -> list[str]:
     return _MSGID.findall(str(value)) if value else []
 
 
-def _addresses(values: list[str]) -> list[str]:
-    return [addr.lower() for _, addr in getaddresses(values) if "@" in addr]
-
-
 @dataclass
 class Incoming:
     """What the inbox needs to know about one message; the body is parsed only when asked for."""
@@ -97,12 +93,6 @@ class Incoming:
 
     def has(self, name: str) -> bool:
         return name.lower() in self.fields
-
-    @cached_property
-    def to(self) -> list[str]:
-        """The addresses in To and Cc, lower case."""
-        values = [decode(v) for k in ("To", "Cc") for v in self.headers.get_all(k) or []]
-        return _addresses(values)
 
     @property
     def key(self) -> str:

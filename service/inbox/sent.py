@@ -56,21 +56,6 @@ def queue_sent_copy(
     return True
 
 
-def append_sent(box: Mailbox, raw: bytes, when: datetime) -> str:
-    """Append one message to the Sent folder (\\Seen); returns what happened, in words."""
-    if box.settings.sent == "off":
-        return "skipped: FOLLOWUP_IMAP_SENT=off"
-    if box.saves_sent_mail:
-        return "skipped: the provider files sent mail itself (X-GM-EXT-1)"
-    folder = box.sent_folder()
-    if folder is None:
-        raise FollowupError(
-            f"IMAP {box.settings.address}: no Sent folder found; name it in FOLLOWUP_IMAP_SENT"
-        )
-    box.append(folder, raw, when)
-    return f"appended to {folder}"
-
-
 def flush_sent_copies(box: Mailbox, db: Database, now: datetime) -> int:
     """Append the queued copies that are due; returns how many were appended."""
     with db.transaction() as session:

@@ -43,8 +43,8 @@ def _check_round_trip(text: str, values: Mapping[str, str]) -> None:
     if dict(read) != dict(values):
         changed = sorted(k for k in values if read.get(k) != values[k])
         raise UsageError(
-            f"{', '.join(changed)} cannot be written to .env as given (a line break?): "
-            "check the value"
+            f"{', '.join(changed)} cannot be written to .env as given: it would be read back "
+            "changed (.env expands ${NAME} in a value): check the value"
         )
 
 

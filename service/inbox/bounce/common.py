@@ -116,13 +116,15 @@ def angle_blocks(text: str) -> list[tuple[str, str]]:
     """(address, diagnostic) for each `<address>:` line and the lines under it (qmail style).
 
     Used by qmail, Yahoo and Postfix's text: each failed address starts a line in angle
-    brackets followed by a colon; the server's words follow until a blank line.
+    brackets followed by a colon; the server's words follow until a blank line. An indented
+    line continues the words, even when it starts with an address (Postfix folds a long reply,
+    "<jane@acme.example>: Recipient address rejected", onto indented lines).
     """
     found: list[tuple[str, str]] = []
     current: str | None = None
     lines: list[str] = []
     for line in text.splitlines():
-        head = re.match(r"^\s*<([^<>\s]+@[^<>\s]+)>:?\s*(.*)$", line)
+        head = re.match(r"^<([^<>\s]+@[^<>\s]+)>:?\s*(.*)$", line)
         if head:
             if current:
                 found.append((current, clean(" ".join(lines))))
