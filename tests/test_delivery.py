@@ -271,15 +271,20 @@ def test_refused_addressee_fails_without_sending_the_copy(
     assert all(r.message["Subject"].startswith("Not delivered") for r in mailserver.received)
 
 
-def test_hourly_cap_holds_the_rest_back(
-    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
-):
+def three_due_two_sent_at_a_cap_of_two(run, mailserver, record_interview, monkeypatch) -> None:
+    """Three thank-yous due at once with FOLLOWUP_MAX_PER_HOUR=2: the first pass sends two."""
     for k, v in mailserver.env(FOLLOWUP_MAX_PER_HOUR="2").items():
         monkeypatch.setenv(k, v)
     run("migrate")
     names = ["Ann Lee", "Bob Chan", "Cy Diaz"]
     record_interview(contacts=[f"{name} <p{n}@acme.example>" for n, name in enumerate(names)])
     assert "2 sent" in run("worker", "--once").out
+
+
+def test_hourly_cap_holds_the_rest_back(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
+):
+    three_due_two_sent_at_a_cap_of_two(run, mailserver, record_interview, monkeypatch)
     assert len(mailserver.received) == 2
     clock.advance(timedelta(minutes=59))
     run("worker", "--once")
@@ -297,12 +302,7 @@ def test_at_the_hourly_cap_the_worker_next_looks_when_the_oldest_send_drops_out(
     from service.config import load_settings
     from service.delivery.engine import Delivery
 
-    for k, v in mailserver.env(FOLLOWUP_MAX_PER_HOUR="2").items():
-        monkeypatch.setenv(k, v)
-    run("migrate")
-    names = ["Ann Lee", "Bob Chan", "Cy Diaz"]
-    record_interview(contacts=[f"{name} <p{n}@acme.example>" for n, name in enumerate(names)])
-    assert "2 sent" in run("worker", "--once").out
+    three_due_two_sent_at_a_cap_of_two(run, mailserver, record_interview, monkeypatch)
     sent_at = min(f.sent_at for f in rows(db_url).values() if f.status == "sent")
     db = Database(db_url)
     delivery = Delivery(load_settings(), db)
