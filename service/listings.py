@@ -133,6 +133,33 @@ def followups(
 
 
 @dataclass(slots=True)
+class ListedContact:
+    """A current contact as a listing shows it (plain columns: no ORM object per row)."""
+
+    id: int
+    interview_id: int
+    name: str
+    email: str
+    title: str
+    phone: str
+    topic: str
+    greeting: str | None
+    removed: bool = False
+
+
+_CONTACT_COLUMNS = (
+    Contact.id,
+    Contact.interview_id,
+    Contact.name,
+    Contact.email,
+    Contact.title,
+    Contact.phone,
+    Contact.topic,
+    Contact.greeting,
+)
+
+
+@dataclass(slots=True)
 class ListedInterview:
     id: int
     company: str
@@ -146,7 +173,7 @@ class ListedInterview:
     decision_date: date | None
     status: str
     language: str | None
-    contacts: list[Contact]
+    contacts: list[ListedContact]
 
 
 def interviews(
@@ -181,13 +208,13 @@ def interviews(
         result = session.execute(query.execution_options(yield_per=CHUNK))
         for chunk in result.partitions():
             ids = [row.id for row in chunk]
-            people: dict[int, list[Contact]] = {i: [] for i in ids}
+            people: dict[int, list[ListedContact]] = {i: [] for i in ids}
             with db.reading() as inner:
-                for contact in inner.scalars(
-                    select(Contact)
+                for contact in inner.execute(
+                    select(*_CONTACT_COLUMNS)
                     .where(Contact.interview_id.in_(ids), Contact.removed.is_(False))
                     .order_by(Contact.interview_id, Contact.position)
                 ):
-                    people[contact.interview_id].append(contact)
+                    people[contact.interview_id].append(ListedContact(*contact))
             for row in chunk:
                 yield ListedInterview(**row._asdict(), contacts=people[row.id])

@@ -112,6 +112,8 @@ def test_an_added_interview_is_listed_and_shown_as_recorded(workdir, run):
     other = add(run, "--company", "Globex")
     listed = run("interview", "list", "--json").json()
     assert [i["id"] for i in listed] == [interview["id"], other["id"]]
+    shown = run("interview", "show", str(interview["id"]), "--json").json()
+    assert listed[0] == {k: v for k, v in shown.items() if k not in ("followups", "replies")}
     text = run("interview", "list").out
     assert "Acme Corp" in text and "Globex" in text
     assert "Mon 2026-09-07 10:00" in text  # FOLLOWUP_TIMEZONE is Europe/Berlin
@@ -183,6 +185,8 @@ def test_update_with_fewer_contacts_cancels_the_dropped_contacts_follow_ups(work
     assert result.code == 0, result.err
     updated = result.json()
     assert [c["email"] for c in updated["contacts"]] == ["jane@acme.example"]
+    listed = run("interview", "list", "--json").json()
+    assert [c["email"] for c in listed[0]["contacts"]] == ["jane@acme.example"]
     rows = by_step_and_address(updated["followups"])
     assert rows[("thank_you", "bob@acme.example")]["status"] == "cancelled"
     assert rows[("thank_you", "jane@acme.example")]["status"] == "planned"
