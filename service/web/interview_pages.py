@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from service.errors import FollowupError, UsageError
 from service.web.app import RecordId, Web, logged_in, web_of
-from service.web.security import Session
 
 if TYPE_CHECKING:
     from service.models import Contact, Interview
@@ -44,6 +43,12 @@ FLAG_FIELDS = {
     "outcome": "outcome",
 }
 _FLAG = re.compile(r"--([a-z-]+)")
+
+
+async def interview_form(request: Request) -> dict[str, str]:
+    """The add and edit forms' fields as typed (one missing from the post is empty)."""
+    form = await request.form()
+    return {name: str(form.get(name, "")) for name in FIELDS}
 
 
 def field_of(message: str) -> str | None:
@@ -142,37 +147,25 @@ def new_page(request: Request) -> Response:
 @router.post("/interviews/new")
 def add(
     request: Request,
-    company: str = Form(""),
-    role: str = Form(""),
-    at: str = Form(""),
-    tz: str = Form(""),
-    duration: str = Form(""),
-    location: str = Form(""),
-    contacts: str = Form(""),
-    notes: str = Form(""),
-    questions: str = Form(""),
-    decision_date: str = Form(""),
-    language: str = Form(""),
+    values: dict[str, str] = Depends(interview_form),
 ) -> Response:
     """Record an interview; on any error nothing is written and the form comes back."""
     from service import interviews, planner
 
     web = web_of(request)
-    values = dict(zip(FIELDS, (company, role, at, tz, duration, location, contacts, notes,
-                               questions, decision_date, language), strict=True))  # fmt: skip
     try:
         data = interviews.parse_input(
-            company=company,
-            role=role,
-            at=at or None,
-            tz=tz or None,
-            duration=duration or None,
-            location=location or None,
-            notes=notes or None,
-            questions=lines(questions),
-            decision_date=decision_date or None,
-            contacts=lines(contacts),
-            language=language.strip() or None,
+            company=values["company"],
+            role=values["role"],
+            at=values["at"] or None,
+            tz=values["tz"] or None,
+            duration=values["duration"] or None,
+            location=values["location"] or None,
+            notes=values["notes"] or None,
+            questions=lines(values["questions"]),
+            decision_date=values["decision_date"] or None,
+            contacts=lines(values["contacts"]),
+            language=values["language"].strip() or None,
         )
         outcome = interviews.add_interview(
             web.db, planner.Planner(web.settings), data, web.now(), actor=web.actor()
@@ -219,17 +212,7 @@ def edit_page(request: Request, interview_id: RecordId) -> Response:
 def edit(
     request: Request,
     interview_id: RecordId,
-    company: str = Form(""),
-    role: str = Form(""),
-    at: str = Form(""),
-    tz: str = Form(""),
-    duration: str = Form(""),
-    location: str = Form(""),
-    contacts: str = Form(""),
-    notes: str = Form(""),
-    questions: str = Form(""),
-    decision_date: str = Form(""),
-    language: str = Form(""),
+    values: dict[str, str] = Depends(interview_form),
 ) -> Response:
     """Change what the form changed; the follow-ups are re-timed and the page says how."""
     from service import interviews, planner, review
@@ -237,27 +220,27 @@ def edit(
 
     web = web_of(request)
     interview, _f = interviews.get_interview(web.db, interview_id)
-    given = dict(zip(FIELDS, (company, role, at, tz, duration, location, contacts, notes,
-                              questions, decision_date, language), strict=True))  # fmt: skip
     now = current_values(interview)
-    changed = {k for k in FIELDS if given[k].replace("\r\n", "\n").strip() != now[k].strip()}
+    changed = {k for k in FIELDS if values[k].replace("\r\n", "\n").strip() != now[k].strip()}
     try:
         data = interviews.parse_input(
             existing=interview,
-            **{k: given[k] for k in ("company", "role", "location", "notes") if k in changed},
-            at=at if {"at", "tz"} & changed else None,
-            tz=tz if "tz" in changed else None,
-            duration=duration if "duration" in changed else None,
-            contacts=lines(contacts) if "contacts" in changed else None,
-            questions=lines(questions) if "questions" in changed else None,
-            decision_date=(decision_date or "none") if "decision_date" in changed else None,
-            language=(language.strip() or "default") if "language" in changed else None,
+            **{k: values[k] for k in ("company", "role", "location", "notes") if k in changed},
+            at=values["at"] if {"at", "tz"} & changed else None,
+            tz=values["tz"] if "tz" in changed else None,
+            duration=values["duration"] if "duration" in changed else None,
+            contacts=lines(values["contacts"]) if "contacts" in changed else None,
+            questions=lines(values["questions"]) if "questions" in changed else None,
+            decision_date=(values["decision_date"] or "none")
+            if "decision_date" in changed
+            else None,
+            language=(values["language"].strip() or "default") if "language" in changed else None,
         )
         outcome = interviews.update_interview(
             web.db, planner.Planner(web.settings), interview_id, data, web.now(), actor=web.actor()
         )
     except FollowupError as exc:
-        return form_page(web, request, given, interview=interview, error=str(exc), status=422)
+        return form_page(web, request, values, interview=interview, error=str(exc), status=422)
     for warning in outcome.warnings:
         web.flash(request, warning, "warning")
     for change in outcome.changes:
@@ -281,7 +264,6 @@ def close(
     request: Request,
     interview_id: RecordId,
     outcome: str = Form(""),
-    _: Session = Depends(logged_in),
 ) -> Response:
     from service import interviews
 

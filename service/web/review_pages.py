@@ -10,7 +10,6 @@ from fastapi.responses import RedirectResponse, Response
 
 from service.errors import FollowupError, UsageError
 from service.web.app import RecordId, Web, logged_in, web_of
-from service.web.security import Session
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(logged_in)])
 #: Messages shown whole on one page of the queue.
@@ -75,7 +74,6 @@ def reject(
     request: Request,
     followup_id: RecordId,
     page: int = Form(1),
-    _: Session = Depends(logged_in),
 ) -> Response:
     from service import review
 
