@@ -232,6 +232,14 @@ def seed(
                 "updated_at": now,
             }
         )
+    insert_rows(url, interviews, contacts, followups, chunk)
+
+
+def insert_rows(
+    url: str, interviews: list[dict], contacts: list[dict], followups: list[dict], chunk: int
+) -> None:
+    """Bulk-insert seeded rows (Core, `chunk` at a time); on Postgres, move the id sequences past
+    them and ANALYZE, as a database in use would be."""
     db = Database(url)
     try:
         with db.engine.begin() as conn:

@@ -30,11 +30,16 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from _common import database, followup_command, loadavg, machine, run_measured, table, worker_env
-from sqlalchemy import insert, text
-
-from service.db import Database
-from service.models import Contact, FollowUp, Interview
+from _common import (
+    database,
+    followup_command,
+    insert_rows,
+    loadavg,
+    machine,
+    run_measured,
+    table,
+    worker_env,
+)
 
 GOAL_S, GOAL_MB = 1.0, 120.0
 COMMANDS = {
@@ -164,29 +169,7 @@ def seed_history(
     """Insert the history; returns its interviews and follow-ups (to count what each listing
     should show)."""
     interviews, contacts, followups = history(n, now)
-    db = Database(url)
-    try:
-        with db.engine.begin() as conn:
-            for model, rows in (
-                (Interview, interviews),
-                (Contact, contacts),
-                (FollowUp, followups),
-            ):
-                for start in range(0, len(rows), chunk):
-                    conn.execute(insert(model.__table__), rows[start : start + chunk])
-            if not db.is_sqlite:
-                for name in ("interviews", "contacts", "followups"):
-                    conn.execute(
-                        text(
-                            f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
-                            f"(SELECT max(id) FROM {name}))"
-                        )
-                    )
-        if not db.is_sqlite:
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("ANALYZE"))
-    finally:
-        db.dispose()
+    insert_rows(url, interviews, contacts, followups, chunk)
     return interviews, followups
 
 
