@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from icalendar import Component
 from icalendar.prop import vCalAddress
 
+from service.contacts import ContactInput
 from service.errors import UsageError
-from service.importing.records import ImportedContact, ImportOptions
+from service.importing.records import ImportOptions
 from service.validation import check_email, clean_line
 
 #: Calendar user types that are not people.
@@ -27,7 +28,7 @@ class People:
     fail: Callable[..., None]
     notes: list[str]
 
-    def read(self, event: Component, cancelled: bool) -> list[ImportedContact]:
+    def read(self, event: Component, cancelled: bool) -> list[ContactInput]:
         """The organizer first, then the attendees in order, each address once."""
         people: list[tuple[str, vCalAddress]] = []
         if event.get("ORGANIZER") is not None:
@@ -36,7 +37,7 @@ class People:
         people += [
             ("ATTENDEE", a) for a in (attendees if isinstance(attendees, list) else [attendees])
         ]
-        contacts: dict[str, ImportedContact] = {}
+        contacts: dict[str, ContactInput] = {}
         for prop, address in people:
             contact = self._contact(prop, address)
             if contact and contact.email.lower() not in contacts:
@@ -48,7 +49,7 @@ class People:
             )
         return list(contacts.values())
 
-    def _contact(self, prop: str, address: vCalAddress) -> ImportedContact | None:
+    def _contact(self, prop: str, address: vCalAddress) -> ContactInput | None:
         params = address.params
         if str(params.get("CUTYPE", "INDIVIDUAL")).upper() in NOT_PEOPLE:
             return None
@@ -73,7 +74,7 @@ class People:
             self.notes.append(f"{email} declined the invitation: left out")
             return None
         name = self._name(prop, str(params.get("CN", "")), email)
-        return ImportedContact(name=name, email=email) if name else None
+        return ContactInput(name=name, email=email) if name else None
 
     def _name(self, prop: str, cn: str, email: str) -> str | None:
         cn = " ".join(cn.strip().strip('"').split())

@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, BinaryIO, cast
 
+from service.contacts import ContactInput
 from service.errors import UsageError
-from service.importing.records import ImportedContact, ImportedInterview, ImportOptions, Problems
+from service.importing.records import ImportedInterview, ImportOptions, Problems
 from service.importing.text import SAVE_CSV_AS_UTF8, other_encoding, strip_bom
 from service.interviews import InterviewInput, parse_contact, parse_input
 
@@ -233,7 +234,7 @@ class _RowReader:
             return None
         return self.check(column, **{column: value})
 
-    def _contacts(self, cell: str) -> tuple[ImportedContact, ...]:
+    def _contacts(self, cell: str) -> tuple[ContactInput, ...]:
         given = _split(cell)
         if not given:
             self.fail(
@@ -254,9 +255,7 @@ class _RowReader:
             self.fail("contacts", "contacts: the same address is given twice")
         if len(self.problems) > before:
             return ()
-        return tuple(
-            ImportedContact(c.name, c.email, c.title, c.phone, c.topic, c.greeting) for c in parsed
-        )
+        return tuple(parsed)
 
 
 def _split(cell: str) -> list[str]:

@@ -51,17 +51,6 @@ class ImportOptions:
 
 
 @dataclass(frozen=True)
-class ImportedContact:
-    name: str
-    email: str
-    title: str = ""
-    phone: str = ""
-    #: From a spreadsheet's `| topic=...` and `| greeting=...` (an invitation has neither).
-    topic: str = ""
-    greeting: str = ""
-
-
-@dataclass(frozen=True)
 class ImportedInterview:
     """One interview read from a file, checked by the CLI's rules, ready to be stored."""
 
@@ -77,7 +66,7 @@ class ImportedInterview:
     #: None: the invitation gives no end; the usual default applies.
     duration: timedelta | None
     location: str
-    contacts: tuple[ImportedContact, ...]
+    contacts: tuple[ContactInput, ...]
     notes: str = ""
     questions: tuple[str, ...] = ()
     decision_date: date | None = None
@@ -107,10 +96,7 @@ class ImportedInterview:
             notes=self.notes,
             questions=list(self.questions),
             decision_date=self.decision_date,
-            contacts=[
-                ContactInput(c.name, c.email, c.title, c.phone, c.topic, c.greeting)
-                for c in self.contacts
-            ],
+            contacts=list(self.contacts),
         )
 
     def as_json(self) -> dict:

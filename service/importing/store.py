@@ -102,10 +102,7 @@ class Store:
                        message="a cancellation of an invitation never imported: nothing to do")
             )  # fmt: skip
             return
-        contacts = [
-            ContactInput(c.name, c.email, c.title, c.phone, c.topic, c.greeting)
-            for c in item.contacts
-        ]
+        contacts = list(item.contacts)
         if not contacts:
             raise UsageError(f"{item.source}: no contact to follow up with")
         edit_contacts([], replace_all=contacts)  # the same address twice is refused
