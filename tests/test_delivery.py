@@ -425,7 +425,7 @@ def test_password_never_reaches_logs_events_or_tracebacks(
             + event_text
             + row_text
         )
-        assert "535" in everything  # the failed login is reported...
+        assert "535 5.7.8" in everything  # the failed login is reported...
         assert password not in everything  # ...but never the password
     finally:
         server.stop()

@@ -115,7 +115,7 @@ def test_a_failed_check_writes_nothing(here, run, smtp_with_login):
     flags = local_server_flags(smtp_with_login)
     result = run("init", *flags, "--password-stdin", "--yes", input="wrong\n")
     assert result.code == 1
-    assert "FAIL smtp" in result.out and "535" in result.out
+    assert "FAIL smtp" in result.out and "535 5.7.8" in result.out
     assert "nothing was written" in result.err
     assert not (here / ".env").exists()
 
