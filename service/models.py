@@ -199,6 +199,10 @@ class FollowUp(Base):
     #: After this moment an unsent follow-up is too late and expires.
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: Moves with every change to what it would send (edit, approve, reject, cancel, re-time,
+    #: a change of its interview or contact): the worker's `sending` mark is conditioned on the
+    #: revision it rendered, so a change made meanwhile is never lost.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     sending_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -231,6 +235,9 @@ class FollowUp(Base):
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     digest_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     server_reply: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: The message exactly as transmitted (headers and body), stored with its `sending` mark:
+    #: what `preview --raw` shows for a sent follow-up; never re-rendered.
+    sent_bytes: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     interview: Mapped[Interview | None] = relationship()
