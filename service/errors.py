@@ -30,6 +30,11 @@ class TemplateError(FollowupError):
     """A template does not parse or render; the message names the template and line."""
 
 
+class RenderBudgetExceeded(TemplateError):
+    """A render used more CPU time than FOLLOWUP_RENDER_TIMEOUT allows: a runaway template, or a
+    machine starved of CPU; the worker tries again later before it blames the template."""
+
+
 class SetupError(FollowupError):
     """A service (the worker, the web app) cannot start with these settings, and starting it
     again will not help: exit 78 (EX_CONFIG), which systemd and Compose do not restart in a loop."""

@@ -17,6 +17,7 @@ MOVES: dict[tuple[str, str], str] = {
     (S.PLANNED, S.CANCELLED): "user, interview closed or changed, or a reply came",
     (S.PLANNED, S.EXPIRED): "worker or interview update: too late to send",
     (S.PLANNED, S.FAILED): "worker: its template does not render",
+    (S.PLANNED, S.DEFERRED): "worker: its render ran over the CPU budget; tried again later",
     (S.PLANNED, S.REJECTED): "user: rejected it",
     # In the review queue: rendered, waiting for the user.
     (S.PENDING_REVIEW, S.PENDING_REVIEW): "user edited or snoozed it; or back with new text",
@@ -32,8 +33,9 @@ MOVES: dict[tuple[str, str], str] = {
     (S.APPROVED, S.REJECTED): "user: rejected it",
     (S.APPROVED, S.CANCELLED): "user, interview closed or changed, or a reply came",
     (S.APPROVED, S.EXPIRED): "worker or interview update: too late to send",
+    (S.APPROVED, S.DEFERRED): "worker: its render ran over the CPU budget; tried again later",
     # Deferred: a temporary failure (or the user's retry); goes again at retry_at.
-    (S.DEFERRED, S.DEFERRED): "user: retry now",
+    (S.DEFERRED, S.DEFERRED): "user: retry now; or worker: its render ran over the CPU budget",
     (S.DEFERRED, S.SENDING): "worker: its own SMTP transaction is starting",
     (S.DEFERRED, S.PENDING_REVIEW): "worker: it needs approval now, or gives pause (held)",
     (S.DEFERRED, S.CANCELLED): "user, interview closed or changed, or a reply came",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from service.db import data_dir
-from service.errors import TemplateError
+from service.errors import RenderBudgetExceeded, TemplateError
 from service.validation import clean_line
 
 if TYPE_CHECKING:
@@ -86,6 +87,18 @@ class Templates:
         self._read: dict[tuple[str, int, int], tuple[str, str]] = {}
         self._found: dict[str, tuple[float, tuple[str, int, int] | None]] = {}
         self._picked: dict[tuple[str, str], tuple[float, str]] = {}
+
+    @classmethod
+    def of(cls, settings: Settings, *, recheck: float = 0.0) -> Templates:
+        """A new template set with the folder, limits and language the settings name."""
+        from service.sandbox import Limits
+
+        return cls(
+            settings.templates_dir,
+            Limits(settings.render_timeout, settings.render_max_kb * 1024),
+            recheck=recheck,
+            language=settings.language,
+        )
 
     def names(self) -> list[str]:
         """Every template name available (by its .txt file, whatever its language)."""
@@ -193,7 +206,8 @@ class Templates:
 
     def render(self, name: str, context: dict) -> Rendered:
         """Render the template `name` (name.txt, and name.html if present) with context, within
-        the time and size limits."""
+        the limits: the CPU time of the template's own code (finding and compiling the files
+        is not counted), and the size of the text."""
         from service.sandbox import budget
 
         with budget(self.limits):
@@ -248,13 +262,18 @@ class Templates:
             raise TemplateError(
                 f"template {template.filename} has no {{% block {block} %}}...{{% endblock %}}"
             )
-        from service.sandbox import OverBudget, collect
+        from service.sandbox import OverBudget, OverTime, collect
 
         try:
             ctx = template.new_context(context)
             return collect(template.blocks[block](ctx))
         except TemplateError:
             raise
+        except OverTime as exc:
+            raise RenderBudgetExceeded(
+                f"template {template.filename}: {exc} (limit: FOLLOWUP_RENDER_TIMEOUT); "
+                "a loop that never ends?"
+            ) from None
         except OverBudget as exc:
             raise TemplateError(
                 f"template {template.filename}: {exc} (limits: FOLLOWUP_RENDER_TIMEOUT, "
@@ -297,16 +316,32 @@ def _read(path: Path) -> str:
         raise TemplateError(f"template {path} cannot be read: {exc.strerror}") from None
 
 
-def templates_for(settings: Settings) -> Templates:
-    """The template set and limits the settings name."""
-    from service.sandbox import Limits
+#: The template sets made by templates_for, one per folder, limits and language: a web request
+#: or a command reuses the compiled templates (each is compiled again only when its file changes).
+_sets: dict[tuple, Templates] = {}
+_sets_lock = threading.Lock()
+_MAX_SETS = 8
 
-    return Templates(
+
+def templates_for(settings: Settings) -> Templates:
+    """The template set and limits the settings name; the same one for the same settings.
+
+    Its files are looked at on every render (a stat), so an edit is seen at once; the worker,
+    which renders much more, makes its own with `Templates.of(settings, recheck=1.0)`.
+    """
+    key = (
         settings.templates_dir,
-        Limits(settings.render_timeout, settings.render_max_kb * 1024),
-        recheck=1.0,
-        language=settings.language,
+        settings.render_timeout,
+        settings.render_max_kb,
+        settings.language,
     )
+    with _sets_lock:
+        found = _sets.get(key)
+        if found is None:
+            if len(_sets) >= _MAX_SETS:
+                _sets.pop(next(iter(_sets)))
+            found = _sets[key] = Templates.of(settings)
+        return found
 
 
 def _tidy(text: str) -> str:

@@ -1,5 +1,5 @@
-"""The template sandbox: Jinja's, plus a time budget and a size limit, so a runaway template
-fails its own follow-up in a second instead of hanging the worker or filling the database."""
+"""The template sandbox: Jinja's, plus a CPU-time budget and a size limit, so a runaway template
+stops in a second instead of hanging the worker or filling the database."""
 
 from __future__ import annotations
 
@@ -19,24 +19,39 @@ MAX_RANGE = 100_000
 
 @dataclass(frozen=True)
 class Limits:
-    """How long one render may take, and how much text it may make."""
+    """How much CPU time one render may use, and how much text it may make."""
 
     seconds: float = 1.0
     max_chars: int = 256 * 1024
 
 
 class OverBudget(Exception):
-    """A render ran out of time or made too much text; the message says which."""
+    """A render made too much text, or asked for too much; the message says which."""
+
+
+class OverTime(OverBudget):
+    """A render used more CPU time than its budget: the template, or a machine starved of CPU."""
+
+
+def cpu_clock() -> float:
+    """The CPU time of this thread: what a busy machine or a slow disk does not add to."""
+    return time.thread_time()
 
 
 _current = threading.local()
 
 
+def _spent() -> float:
+    """The CPU time the template's own code has used so far in this render."""
+    since = getattr(_current, "since", None)
+    return _current.spent + (cpu_clock() - since if since is not None else 0.0)
+
+
 def _check() -> None:
     """Called at every step a template can repeat: a call, a loop round, an operator."""
-    deadline = getattr(_current, "deadline", None)
-    if deadline is not None and time.monotonic() > deadline:
-        raise OverBudget(f"it took longer than {_current.limits.seconds:g}s to render")
+    limits: Limits | None = getattr(_current, "limits", None)
+    if limits is not None and _spent() > limits.seconds:
+        raise OverTime(f"it used more than {limits.seconds:g}s of CPU time to render")
 
 
 def _check_size(size: int) -> None:
@@ -46,29 +61,44 @@ def _check_size(size: int) -> None:
 
 
 class budget:
-    """`with budget(limits):` a render; nested renders share the outer deadline."""
+    """`with budget(limits):` a render. Only the time inside `collect` (the template's code)
+    counts, not finding, reading or compiling the files; nested renders share the outer budget."""
 
     def __init__(self, limits: Limits):
         self.limits = limits
 
     def __enter__(self) -> None:
-        self.outer = (getattr(_current, "deadline", None), getattr(_current, "limits", None))
+        self.outer = tuple(getattr(_current, k, None) for k in ("limits", "spent", "since"))
         if self.outer[0] is None:
-            _current.deadline = time.monotonic() + self.limits.seconds
-            _current.limits = self.limits
+            _current.limits, _current.spent, _current.since = self.limits, 0.0, None
 
     def __exit__(self, *exc: object) -> None:
-        _current.deadline, _current.limits = self.outer
+        _current.limits, _current.spent, _current.since = self.outer
+
+
+@contextlib.contextmanager
+def _metered() -> Iterator[None]:
+    """The CPU clock of the budget runs inside this block (once, if blocks nest)."""
+    if getattr(_current, "limits", None) is None or _current.since is not None:
+        yield
+        return
+    _current.since = cpu_clock()
+    try:
+        yield
+    finally:
+        _current.spent += cpu_clock() - _current.since
+        _current.since = None
 
 
 def collect(chunks: Iterator[str]) -> str:
     """Join a template's output, stopping as soon as it is too slow or too big."""
     parts, size = [], 0
-    for chunk in chunks:
-        size += len(chunk)
-        _check_size(size)
-        _check()
-        parts.append(chunk)
+    with _metered():
+        for chunk in chunks:
+            size += len(chunk)
+            _check_size(size)
+            _check()
+            parts.append(chunk)
     return "".join(parts)
 
 

@@ -21,7 +21,7 @@ from service import events
 from service.approval import ReviewRule
 from service.config import Settings
 from service.db import Database
-from service.delivery import claims
+from service.delivery import claims, strikes
 from service.delivery.outcomes import Recorder, Summary
 from service.delivery.prepare import Decision, Ready, load, prepare
 from service.delivery.stream import Stream
@@ -29,7 +29,7 @@ from service.delivery.sweep import expire, recover_streams
 from service.delivery.wake import next_wake
 from service.errors import StateConflict
 from service.plan import Plan, load_plan
-from service.rendering import Rendered, Templates, templates_for
+from service.rendering import Rendered, Templates
 from service.transport import DeliveryError, OutboxTransport, SmtpTransport
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,8 @@ class Delivery:
     def templates(self) -> Templates:
         """The template set, made when first needed (an idle worker never needs it)."""
         if self._templates is None:
-            self._templates = templates_for(self.settings)
+            # Its own, compiled once for this worker's settings; files re-checked once a second.
+            self._templates = Templates.of(self.settings, recheck=1.0)
         return self._templates
 
     def run_once(
@@ -150,14 +151,21 @@ class Delivery:
                 me=me, now=now,
             )  # fmt: skip
             if prepared.decisions:
-                self._decide(prepared.decisions, recorder, clock())
+                budget = strikes.judge(self.db, prepared.decisions, self.settings.render_timeout)
+                self._decide(prepared.decisions, recorder, clock(), budget)
             for ready in prepared.ready:
                 if self.alive is not None:
                     self.alive(clock())
                 yield ready
 
-    def _decide(self, decisions: list[Decision], recorder: Recorder, now: datetime) -> None:
-        """Record what does not go now: to review, held, back to review, or failed."""
+    def _decide(
+        self,
+        decisions: list[Decision],
+        recorder: Recorder,
+        now: datetime,
+        budget: dict[int, tuple[str, int]],
+    ) -> None:
+        """Record what does not go now: to review, held, back to review, deferred or failed."""
         from service.review import hold_for_review, queue_digest, requeue
 
         notes = {
@@ -171,6 +179,9 @@ class Delivery:
                 with self.db.transaction() as session:
                     if d.action == "fail":
                         recorder.fail(session, d.row, d.status, d.why, notes[d.row.id], now)
+                    elif d.action == "defer":
+                        kind, strike = budget[d.row.id]
+                        recorder.defer(session, d.row, d.status, d.why, kind, strike, now)
                     elif d.action == "back":
                         requeue(session, d.row, d.rendered, now, actor=self.actor, reason=d.why)
                         recorder.summary.prepared += 1
@@ -186,7 +197,7 @@ class Delivery:
                 log.info("follow-up %s left as it is: %s", d.row.id, exc)
             except Exception as exc:  # the database refused it: say so, go on with the rest
                 log.error("follow-up %s could not be recorded (%s): %s", d.row.id, d.action, exc)
-        if any(d.action != "fail" for d in decisions):
+        if any(d.action not in ("fail", "defer") for d in decisions):
             queue_digest(self.settings, self.db, lambda: self.templates, now, actor=self.actor)
 
     def _after(self, error: DeliveryError | None, now: datetime) -> None:

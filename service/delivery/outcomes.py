@@ -244,6 +244,32 @@ class Recorder:
         )
         self.summary.released += 1
 
+    def defer(
+        self, session: Session, row: FollowUp, status: str, reason: str, kind: str,
+        strikes: int, now: datetime,
+    ) -> None:  # fmt: skip
+        """A claimed follow-up whose render ran over the CPU budget: tried again after a backoff
+        (a busy machine passes; a runaway template fails at its third strike: strikes.py)."""
+        retry_at = next_attempt(
+            strikes + 1, now, minimum=self.settings.retry_min, maximum=self.settings.retry_max,
+            rng=self.rng,
+        )  # fmt: skip
+        events.transition(
+            session,
+            row.id,
+            [status],
+            Status.DEFERRED,
+            now,
+            actor=self.actor,
+            kind=kind,
+            detail={"error": reason, "retry_at": retry_at.isoformat()},
+            last_error=reason,
+            retry_at=retry_at,
+            claim_until=None,
+        )
+        self.summary.deferred += 1
+        log.warning("follow-up %s (%s) deferred: %s", row.id, row.step, reason)
+
     def fail(
         self, session: Session, row: FollowUp, status: str, reason: str, notes: list[FollowUp],
         now: datetime,

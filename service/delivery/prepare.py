@@ -3,7 +3,8 @@
 This is also the gate of review. A follow-up goes out only with the text the user approved, or,
 when it needs no approval now (settings and plan as they are), with nothing in it a careful
 person would stop at. Everything else becomes a Decision: put up for review, held with a
-warning, back to review because what it was made of changed, or failed (its template is broken).
+warning, back to review because what it was made of changed, deferred (its render ran over the
+CPU budget: maybe the machine, tried again later), or failed (its template is broken).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from service.checks import check_followup
 from service.composer import compose, current_source_hash, outgoing, peers_of, thread_of
 from service.config import Settings
 from service.db import Database
-from service.errors import TemplateError
+from service.errors import RenderBudgetExceeded, TemplateError
 from service.messages import new_message_id
 from service.models import FollowUp, Interview, Kind, Status
 from service.rendering import Rendered, Templates, content_hash
@@ -54,7 +55,8 @@ class Decision:
 
     row: FollowUp
     status: str
-    #: "review" (needs approval), "hold" (gives pause), "back" (approved text is stale), "fail"
+    #: "review" (needs approval), "hold" (gives pause), "back" (approved text is stale),
+    #: "defer" (over the render budget), "fail"
     action: str
     rendered: Rendered | None = None
     why: str = ""
@@ -98,6 +100,8 @@ def prepare(
         mine = peers.get(row.interview_id, []) if row.interview_id is not None else []
         try:
             outcome = _one(row, mine, settings, templates, rule, me, now)
+        except RenderBudgetExceeded as exc:  # the machine or the template: engine.Strikes judges
+            outcome = Decision(row, row.status, "defer", why=str(exc))
         except TemplateError as exc:
             outcome = Decision(row, row.status, "fail", why=str(exc))
         if isinstance(outcome, Ready):
@@ -133,6 +137,8 @@ def _one(
             why = "the interview, contact or template changed after approval"
         try:
             rendered, _ = compose(None, row, templates, me, peers)
+        except RenderBudgetExceeded:
+            raise
         except TemplateError as exc:
             return Decision(
                 row, status, "back", None, f"{why}; the template does not render: {exc}"
