@@ -34,6 +34,11 @@ class RenderBudgetExceeded(TemplateError):
     """A render used more CPU time than FOLLOWUP_RENDER_TIMEOUT allows: a runaway template, or a
     machine starved of CPU; the worker tries again later before it blames the template."""
 
+    def __init__(self, message: str, template: str = ""):
+        super().__init__(message)
+        #: The name of the template over budget (`thank_you`), set by Templates.render.
+        self.template = template
+
 
 class SetupError(FollowupError):
     """A service (the worker, the web app) cannot start with these settings, and starting it

@@ -210,8 +210,12 @@ class Templates:
         is not counted), and the size of the text."""
         from service.sandbox import budget
 
-        with budget(self.limits):
-            return self._render(name, context)
+        try:
+            with budget(self.limits):
+                return self._render(name, context)
+        except RenderBudgetExceeded as exc:
+            exc.template = exc.template or name  # the innermost render's: the one over budget
+            raise
 
     def _render(self, name: str, context: dict) -> Rendered:
         language = context.get("language")

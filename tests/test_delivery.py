@@ -510,10 +510,6 @@ def test_a_template_file_that_is_not_utf8_fails_only_its_follow_ups_naming_the_f
 @pytest.mark.parametrize(
     ("body", "complaint"),
     [
-        (
-            "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
-            "took longer than 1s",
-        ),
         ("{{ 'x' * 10**8 }}", "more than 256 KB"),
         ("{{ 'x'|center(10**9) }}", "more than 256 KB"),
     ],
@@ -543,6 +539,54 @@ def test_a_runaway_template_fails_its_follow_up_quickly_and_the_rest_still_go(
     assert "FOLLOWUP_RENDER_" in failed.last_error
     # Nothing huge was stored, and the notice to the user still went out.
     assert len(failed.body_text or "") < 1000
+    assert [r.rcpt_tos for r in mailserver.received] == [["ada@candidate.example"]]
+
+
+def test_a_render_over_its_cpu_budget_is_deferred_and_fails_only_the_third_time_running(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
+):
+    """Each round of the template's loop uses 0.6 s of (fake) CPU time: over the 1 s budget."""
+    from service import sandbox
+
+    cpu = [100.0]
+    monkeypatch.setattr(sandbox, "cpu_clock", lambda: cpu[0])
+
+    def burning_range(*args: int):
+        for n in range(*args):
+            cpu[0] += 0.6
+            sandbox._check()
+            yield n
+
+    monkeypatch.setattr(sandbox, "_range", burning_range)
+    mine = workdir / "my-templates"
+    mine.mkdir()
+    (mine / "thank_you.txt").write_text(
+        "{% block subject %}Thanks{% endblock %}"
+        "{% block body %}{% for i in range(3) %}{% endfor %}Thank you.{% endblock %}"
+    )
+    monkeypatch.setenv("FOLLOWUP_TEMPLATES_DIR", str(mine))
+    for k, v in mailserver.env().items():
+        monkeypatch.setenv(k, v)
+    run("migrate")
+    record_interview()
+    preview = run("preview", str(by_step(db_url, "thank_you").id))
+    assert preview.code == 1 and preview.err.count("\n") == 1, preview.err
+    assert "thank_you.txt" in preview.err and "CPU time" in preview.err
+    assert "FOLLOWUP_RENDER_TIMEOUT" in preview.err
+    for _ in range(2):  # a busy machine or the template? Not yet known: tried again later
+        result = run("worker", "--once")
+        assert result.code == 0 and "0 failed" in result.out, result.out + result.err
+        row = by_step(db_url, "thank_you")
+        assert row.status == "deferred" and "CPU time" in row.last_error
+        assert row.retry_at is not None and row.retry_at > clock.now
+        clock.advance(timedelta(hours=2))
+    result = run("worker", "--once")
+    assert result.code == 0 and "1 failed" in result.out, result.out + result.err
+    failed = by_step(db_url, "thank_you")
+    assert failed.status == "failed"
+    assert "template 'thank_you' was over its render budget" in failed.last_error
+    assert "3 times running" in failed.last_error and "FOLLOWUP_RENDER_TIMEOUT" in failed.last_error
+    # Nothing went to the interviewer; the notice of the failure went to the user.
     assert [r.rcpt_tos for r in mailserver.received] == [["ada@candidate.example"]]
 
 

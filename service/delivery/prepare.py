@@ -60,6 +60,8 @@ class Decision:
     action: str
     rendered: Rendered | None = None
     why: str = ""
+    #: "defer": the template over the render budget (its own, or its thread's first message's).
+    template: str = ""
 
 
 @dataclass
@@ -101,7 +103,7 @@ def prepare(
         try:
             outcome = _one(row, mine, settings, templates, rule, me, now)
         except RenderBudgetExceeded as exc:  # the machine or the template: engine.Strikes judges
-            outcome = Decision(row, row.status, "defer", why=str(exc))
+            outcome = Decision(row, row.status, "defer", why=str(exc), template=exc.template)
         except TemplateError as exc:
             outcome = Decision(row, row.status, "fail", why=str(exc))
         if isinstance(outcome, Ready):

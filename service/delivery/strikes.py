@@ -29,7 +29,7 @@ def judge(db: Database, decisions: list[Decision], timeout: float) -> dict[int, 
     deferred = [d for d in decisions if d.action == "defer"]
     if not deferred:
         return {}
-    alone = len({d.row.template for d in deferred}) == 1
+    alone = len({d.template for d in deferred}) == 1
     with db.reading() as session:
         before = {d.row.id: _strikes(session, d.row.id) for d in deferred}
     verdicts: dict[int, tuple[str, int]] = {}
@@ -39,7 +39,7 @@ def judge(db: Database, decisions: list[Decision], timeout: float) -> dict[int, 
         if strikes >= LIMIT:
             d.action = "fail"
             d.why = (
-                f"template {d.row.template!r} was over its render budget ({timeout:g}s of CPU "
+                f"template {d.template!r} was over its render budget ({timeout:g}s of CPU "
                 f"time) {LIMIT} times running while the rest rendered in time: make it do less, "
                 f"or raise FOLLOWUP_RENDER_TIMEOUT. Last: {d.why}"
             )
