@@ -145,3 +145,24 @@ def test_templates_for_compiles_once_and_again_only_when_the_file_changes(folder
     again = templates_for(settings).render("mine", context())
     assert (again.subject, again.text) == ("Two", "second\n")
     assert templates.env.get_template("mine.txt") is not compiled
+
+
+def test_over_budget_along_with_another_template_is_the_machine_and_no_strike(db):
+    """Two templates over budget in one batch: the machine was short of CPU, so no strike;
+    one alone is a strike against it."""
+    from service.delivery import strikes
+    from service.delivery.prepare import Decision
+    from service.models import FollowUp
+
+    def defer(row_id: int, template: str) -> Decision:
+        row = FollowUp(id=row_id, template=template, status="planned")
+        return Decision(row, "planned", "defer", why="over", template=template)
+
+    both = [defer(1, "thank_you"), defer(2, "status_check")]
+    verdicts = strikes.judge(db, both, 1.0)
+    assert verdicts == {1: (strikes.BUSY, 0), 2: (strikes.BUSY, 0)}
+    assert [d.action for d in both] == ["defer", "defer"]
+
+    alone = [defer(1, "thank_you"), defer(2, "thank_you")]
+    assert strikes.judge(db, alone, 1.0) == {1: (strikes.ALONE, 1), 2: (strikes.ALONE, 1)}
+    assert [d.action for d in alone] == ["defer", "defer"]
