@@ -6,7 +6,6 @@ nothing changed. In process on both databases, and `followup serve` as a real pr
 from __future__ import annotations
 
 import os
-import signal
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
