@@ -6,6 +6,7 @@ nothing changed. In process on both databases, and `followup serve` as a real pr
 from __future__ import annotations
 
 import os
+import signal
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -160,3 +161,32 @@ def test_a_plan_file_change_shows_on_the_setup_page(immediate_plan, live):
     write(immediate_plan, "[[steps]]\nname = \n", 1_000_120)  # not TOML
     page = live.get("/setup").text
     assert "does not check out" in page and f"{immediate_plan}: not valid TOML" in page
+
+
+def test_followup_serve_reads_the_settings_again_at_once_on_sighup(tmp_path, db_url):
+    """The real `followup serve --with-worker`: a change its look at the files cannot see (same
+    size, inode and modification time) is read at once on SIGHUP, by the worker beside it too."""
+    import httpx
+    from browser import Server
+    from processes import worker_env
+
+    env = worker_env(db_url, {}, FOLLOWUP_WEB_PASSWORD=WEB_PASSWORD, FOLLOWUP_LOG_LEVEL="INFO")
+    del env["FOLLOWUP_TIMEZONE"]
+    env_file = tmp_path / ".env"
+    write(env_file, "FOLLOWUP_TIMEZONE=Europe/Berlin\n", 1_000_000)
+    server = Server(tmp_path, env).wait_ready()
+    try:
+        server.log.wait_for("worker started")
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            client.post("/login", data={"password": WEB_PASSWORD})
+            assert "Europe/Berlin" in client.get("/setup").text
+            write(env_file, "FOLLOWUP_TIMEZONE=Europe/Zurich\n", 1_000_000)
+            assert "Europe/Berlin" in client.get("/setup").text  # the files look the same
+            server.process.send_signal(signal.SIGHUP)
+            # Read again at once, by the server and by the worker, without a request.
+            server.log.wait_for("timezone: Europe/Berlin -> Europe/Zurich", times=2)
+            page = client.get("/setup").text
+            assert "Europe/Zurich" in page and "Europe/Berlin" not in page
+    finally:
+        text = server.stop()
+    assert "worker stopped" in text
