@@ -190,3 +190,31 @@ def test_followup_serve_reads_the_settings_again_at_once_on_sighup(tmp_path, db_
     finally:
         text = server.stop()
     assert "worker stopped" in text
+
+
+def test_a_password_changed_in_env_is_the_one_that_logs_in_and_cannot_be_removed_while_public(
+    env_file, monkeypatch, db, clock
+):
+    import warnings
+
+    from service.web.app import create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    monkeypatch.delenv("FOLLOWUP_WEB_PASSWORD")
+    public = "FOLLOWUP_TIMEZONE=Europe/Berlin\nFOLLOWUP_WEB_HOST=0.0.0.0\n"
+    write(env_file, public + "FOLLOWUP_WEB_PASSWORD=first-password\n", 1_000_000)
+    app = create_app(load_settings(), db, clock=clock, load=load_settings)
+    with TestClient(app, base_url="http://127.0.0.1:8080") as client:
+        write(env_file, public + "FOLLOWUP_WEB_PASSWORD=second-password\n", 1_000_060)
+        assert client.post("/login", data={"password": "first-password"}).status_code == 401
+        assert client.post("/login", data={"password": "second-password"}).status_code == 200
+
+        write(env_file, public, 1_000_120)  # no password, yet listening beyond this machine
+        page = client.get("/").text
+        assert "FOLLOWUP_WEB_PASSWORD is not set while serving on 0.0.0.0" in page
+        assert "second-password" not in page
+        client.cookies.clear()
+        assert client.post("/login", data={"password": "second-password"}).status_code == 200
