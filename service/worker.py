@@ -9,14 +9,12 @@ unreviewed mail).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
-import os
 import signal
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers import SchedulerNotRunningError
@@ -25,12 +23,12 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from service import workers
-from service.config import Settings, find_env_file, user_env_file
+from service.config import Settings
+from service.config.watch import SettingsWatch
 from service.db import Database, error_line, sqlite_file
 from service.delivery import Delivery, Summary
-from service.errors import UsageError
 from service.notify import notify
-from service.plan import load_plan
+from service.plan import Plan, load_plan
 
 if TYPE_CHECKING:
     from service.inbox.watch import InboxWatch
@@ -57,11 +55,10 @@ class Worker:
         clock: Callable[[], datetime] = utcnow,
         load: Callable[[], Settings] | None = None,
     ):
-        self.settings = settings
+        #: The settings in force (`load` reads them again; None: never, as under test).
+        self.watch = SettingsWatch(settings, load, service="the worker")
         self.db = db
         self.clock = clock
-        #: Reads the settings again; None: never (a worker under test keeps what it was given).
-        self.load = load
         self.delivery = Delivery(settings, db)
         self.delivery.alive = self._beat_if_due
         self._last_beat: datetime | None = None
@@ -71,65 +68,37 @@ class Worker:
         self.failure: str | None = None
         self._db_identity = _file_identity(db)
         self.stopping = threading.Event()
-        self._reload = threading.Event()
         self._pass_lock = threading.Lock()
-        self._watched = self._fingerprint()
-        #: Why sending is paused (settings that do not check out), or None.
-        self.paused: str | None = None
         self.scheduler: BlockingScheduler | None = None
 
-    def _fingerprint(self) -> tuple:
-        """What the settings are read from: any .env that could be found, and the plan file."""
-        files = [self.settings.workdir / ".env", user_env_file(), self.settings.plan_path]
-        with contextlib.suppress(UsageError):
-            files.append(find_env_file(self.settings.workdir, os.environ))
-        marks = []
-        for path in files:
-            try:
-                stat = path.stat() if path else None
-            except OSError:
-                stat = None
-            marks.append((str(path), stat and (stat.st_mtime_ns, stat.st_size, stat.st_ino)))
-        return tuple(marks)
+    @property
+    def settings(self) -> Settings:
+        return self.watch.settings
+
+    @property
+    def paused(self) -> str | None:
+        """Why sending is paused (settings that do not check out), or None."""
+        return self.watch.problem
 
     def refresh_settings(self) -> None:
         """Pick up changed settings; called before each pass."""
-        if self.load is None:
+        was_paused = self.paused
+        fresh = self.watch.refresh(_checked)
+        if fresh is None:
             return
-        watched = self._fingerprint()
-        if watched == self._watched and not self._reload.is_set():
-            return
-        self._reload.clear()
-        self._watched = watched
-        try:
-            new = self.load()
-            plan = load_plan(new.plan_path)
-            new.require_sender()  # over SMTP, a sender that is not the example
-        except UsageError as exc:
-            log.error("the new settings do not check out: %s", exc)
-            self.paused = str(exc)
-            return
-        if new.database_url != self.settings.database_url:
-            log.warning("FOLLOWUP_DATABASE_URL changed: restart the worker to use the new database")
-            new = dataclasses.replace(new, database_url=self.settings.database_url)
-        changes = describe_changes(self.settings, new)
-        for warning in new.warnings:
-            log.warning("%s", warning)
-        self.settings = new
+        new, plan = fresh
         self.delivery = Delivery(new, self.db, plan=plan)
         self.delivery.alive = self._beat_if_due
         if new.imap != (self.inbox.settings.imap if self.inbox else None):
             if self.inbox is not None:
                 self.inbox.close()
             self.inbox = _watch(new, self.db, self.delivery.actor)
-        if self.paused:
+        if was_paused:
             log.info("settings fixed: sending resumes")
-        self.paused = None
-        log.info("settings re-read: %s", "; ".join(changes) or "no setting changed")
 
     def reload_now(self, *_args: object) -> None:
         """SIGHUP: re-read the settings at once (from a thread: not inside the signal handler)."""
-        self._reload.set()
+        self.watch.ask()
         if self.scheduler is not None and self.scheduler.running:
             threading.Thread(target=self._wake, daemon=True).start()
 
@@ -332,38 +301,8 @@ def _file_identity(db: Database) -> tuple[int, int] | None:
     return stat.st_dev, stat.st_ino
 
 
-#: Settings whose values never appear in the log.
-SECRET_FIELDS = ("password", "database_url", "password_command", "token_command")
-
-
-def describe_changes(old: Settings, new: Settings) -> list[str]:
-    """Which settings changed, in words; secrets say only that they changed."""
-    changes = []
-    for f in dataclasses.fields(Settings):
-        if f.name in ("warnings", "workdir"):
-            continue
-        before, after = getattr(old, f.name), getattr(new, f.name)
-        if before == after:
-            continue
-        if f.name == "smtp" and before is not None and after is not None:
-            for g in dataclasses.fields(before):
-                b, a = getattr(before, g.name), getattr(after, g.name)
-                if b != a:
-                    shown = "changed" if g.name in SECRET_FIELDS else f"{b} -> {a}"
-                    changes.append(f"smtp.{g.name}: {shown}")
-            continue
-        shown = "changed" if f.name in SECRET_FIELDS else f"{_show(before)} -> {_show(after)}"
-        changes.append(f"{f.name}: {shown}")
-    return changes
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, timedelta):
-        return f"{int(value.total_seconds())}s"
-    if value is None:
-        return "(none)"
-    if hasattr(value, "host"):  # SmtpSettings: never its password
-        return value.address
-    return str(value)
+def _checked(settings: Settings) -> Plan:
+    """The plan new settings name, if it reads; over SMTP, a sender that is not the example."""
+    plan = load_plan(settings.plan_path)
+    settings.require_sender()
+    return plan

@@ -48,7 +48,7 @@ def serve_cmd(
 
     It listens on 127.0.0.1:8080 unless told otherwise, and refuses any other address unless
     FOLLOWUP_WEB_PASSWORD is set. Without it, a password is made at the first start and printed
-    once.
+    once. It re-reads .env and the plan file when they change, or at once on SIGHUP.
     """
     from service.config.web import check_bind_host
     from service.web.server import check_bind, serve

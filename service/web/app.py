@@ -7,10 +7,10 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from functools import cached_property
 from pathlib import Path as FilePath
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import jinja2
 from fastapi import FastAPI, Path, Request
@@ -18,8 +18,9 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from fastapi.staticfiles import StaticFiles
 
 from service.config import Settings
+from service.config.watch import SettingsWatch
 from service.db import Database
-from service.errors import FollowupError, NotFound, StateConflict
+from service.errors import FollowupError, NotFound, StateConflict, UsageError
 from service.web import security
 from service.web.security import CSRF_COOKIE, SESSION_COOKIE, Session, same_token
 
@@ -48,36 +49,50 @@ class FormRefused(Exception):
 class Web:
     """What every request handler needs: settings, database, clock, sessions, page templates."""
 
-    def __init__(self, settings: Settings, db: Database, clock: Callable[[], datetime] = utcnow):
-        self.settings = settings
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        clock: Callable[[], datetime] = utcnow,
+        load: Callable[[], Settings] | None = None,
+    ):
+        #: The settings in force: `load` reads them again when .env or the plan file changes.
+        self.watch = SettingsWatch(settings, load, service="`followup serve`")
         self.db = db
         self.clock = clock
         self.sessions = security.Sessions()
         self.attempts = security.Attempts()
-        self.password = security.Password(db, settings.web.password)
-        self.hosts = settings.web.hosts()
-        self.pages = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(HERE / "templates"),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        from service.web import views
+        self._rule: ReviewRule | None = None
+        self._use(settings)
 
-        self.pages.filters.update(views.FILTERS)
-        self.pages.globals["zone"] = settings.timezone
+    @property
+    def settings(self) -> Settings:
+        return self.watch.settings
+
+    def _use(self, settings: Settings, rule: ReviewRule | None = None) -> None:
+        """What is made from the settings once, not per request."""
+        self.password = security.Password(self.db, settings.web.password)
+        self.hosts = settings.web.hosts()
+        self.pages = page_templates(settings.timezone)
+        self._rule = rule
+
+    def refresh_settings(self) -> None:
+        """Before each request (and at once on SIGHUP): use .env and the plan file as they are
+        now, if they changed and check out; if not, the last good settings stay (and a banner
+        says what is wrong)."""
+        fresh = self.watch.refresh(_checked)
+        if fresh is not None:
+            self._use(*fresh)
 
     def now(self) -> datetime:
         return self.clock()
 
-    @cached_property
+    @property
     def rule(self) -> ReviewRule:
         """Whether a follow-up needs approval, under the settings and plan in force."""
-        from service.approval import ReviewRule
-        from service.plan import load_plan
-
-        return ReviewRule.of(self.settings.review, load_plan(self.settings.plan_path))
+        if self._rule is None:
+            self._rule = _rule_of(self.settings)
+        return self._rule
 
     @property
     def me(self) -> str:
@@ -110,9 +125,11 @@ class Web:
             if len(csrf) < 32:
                 csrf = new_cookie = secrets.token_urlsafe(32)
             flashes = []
+        problem = self.watch.problem if session is not None else None
         page = self.pages.get_template(name).render(
             request_path=request.url.path,
             logged_in=session is not None,
+            settings_problem=problem and mask(self.settings, problem),
             csrf=csrf,
             flashes=flashes,
             **context,
@@ -141,6 +158,50 @@ class Web:
             raise FormRefused()
 
 
+def page_templates(zone: ZoneInfo) -> jinja2.Environment:
+    """The page templates, showing times in this zone (a new set when the zone changes: the
+    macros the pages import are compiled with the zone they saw first)."""
+    from service.web import views
+
+    pages = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    pages.filters.update(views.FILTERS)
+    pages.globals["zone"] = zone
+    return pages
+
+
+def _checked(settings: Settings) -> ReviewRule:
+    """Settings the web app may serve with: a plan that reads (its review rule), and a login
+    password whenever it listens beyond this machine."""
+    if not settings.web.loopback and not settings.web.password:
+        raise UsageError(
+            f"FOLLOWUP_WEB_PASSWORD is not set while serving on {settings.web.host}: set it "
+            "again in .env (anyone who can reach this address could send mail as you)"
+        )
+    return _rule_of(settings)
+
+
+def _rule_of(settings: Settings) -> ReviewRule:
+    from service.approval import ReviewRule
+    from service.plan import load_plan
+
+    return ReviewRule.of(settings.review, load_plan(settings.plan_path))
+
+
+def mask(settings: Settings, text: str) -> str:
+    """The text with every secret of the settings replaced by ****."""
+    found = [settings.web.password, settings.web.api_token]
+    found += [getattr(settings.smtp, "password", None), getattr(settings.imap, "password", None)]
+    for secret in sorted({s for s in found if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, "****")
+    return text
+
+
 def web_of(request: Request) -> Web:
     return request.app.state.web
 
@@ -158,8 +219,14 @@ async def logged_in(request: Request) -> Session:
     return session
 
 
-def create_app(settings: Settings, db: Database, clock: Callable[[], datetime] = utcnow) -> FastAPI:
-    """The ASGI app for these settings and this database."""
+def create_app(
+    settings: Settings,
+    db: Database,
+    clock: Callable[[], datetime] = utcnow,
+    load: Callable[[], Settings] | None = None,
+) -> FastAPI:
+    """The ASGI app for these settings and this database; with `load`, for the settings in
+    force (read again when .env or the plan file changes)."""
     from service.web import api, digest, interview_pages, pages, review_pages
 
     app = FastAPI(
@@ -170,7 +237,7 @@ def create_app(settings: Settings, db: Database, clock: Callable[[], datetime] =
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
-    web = Web(settings, db, clock)
+    web = Web(settings, db, clock, load)
     app.state.web = web
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.public)
@@ -185,6 +252,7 @@ def create_app(settings: Settings, db: Database, clock: Callable[[], datetime] =
     async def checks(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        web.refresh_settings()  # a look at the files' stat; read again only when they changed
         host = request.headers.get("host", "")
         if security.host_name(host) not in web.hosts:
             response: Response = PlainTextResponse(

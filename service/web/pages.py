@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from service.errors import FollowupError
-from service.web.app import RecordId, logged_in, web_of
+from service.web.app import RecordId, logged_in, mask, web_of
 from service.web.security import SESSION_COOKIE, SESSION_LIFETIME
-
-if TYPE_CHECKING:
-    from service.config import Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False, dependencies=[Depends(logged_in)])
@@ -204,12 +200,3 @@ def setup(request: Request) -> Response:
         ("digest links", w.url or "off: no FOLLOWUP_WEB_URL"),
     ]
     return web.render(request, "setup.html", checks=checks, own=own)
-
-
-def mask(settings: Settings, text: str) -> str:
-    """The text with every secret of the settings replaced by ****."""
-    found = [settings.web.password, settings.web.api_token]
-    found += [getattr(settings.smtp, "password", None), getattr(settings.imap, "password", None)]
-    for secret in sorted({s for s in found if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, "****")
-    return text

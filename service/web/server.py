@@ -1,5 +1,7 @@
 """`followup serve`: uvicorn on the web app, after the safety checks; the login password made at
-first start; and, with --with-worker, `followup worker` as a child process beside it."""
+first start; and, with --with-worker, `followup worker` as a child process beside it. The app
+reads .env and the plan file again when they change (looked at on each request), or at once on
+SIGHUP, which the worker beside it gets too."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
@@ -66,6 +69,14 @@ def login_hint(settings: Settings, db: Database, now: datetime, *, renew: bool) 
     )
 
 
+def bound(settings: Settings, host: str, port: int) -> Settings:
+    """The settings, with the address the server listens on (a flag may name another than
+    .env; a change in .env takes a restart)."""
+    return dataclasses.replace(
+        settings, web=dataclasses.replace(settings.web, host=host, port=port)
+    )
+
+
 def start_worker() -> subprocess.Popen:
     """`followup worker` beside the server: same settings, same folder, its own process."""
     return subprocess.Popen([sys.executable, "-m", "service", "worker"], env=os.environ.copy())
@@ -96,15 +107,23 @@ def serve(
     """Run the web app until SIGINT or SIGTERM (and the worker, when asked)."""
     import uvicorn
 
+    from service.config import load_settings
     from service.web.app import create_app
 
     check_bind(settings, host, port)
-    settings = dataclasses.replace(
-        settings, web=dataclasses.replace(settings.web, host=host, port=port)
-    )
+    settings = bound(settings, host, port)
     echo(login_hint(settings, db, datetime.now(UTC), renew=new_password))
-    app = create_app(settings, db)
+    app = create_app(settings, db, load=lambda: bound(load_settings(), host, port))
     worker = start_worker() if with_worker else None
+
+    def reread(_signum: int, _frame: FrameType | None) -> None:
+        """SIGHUP: read the settings again at once (in a thread: not inside the handler); the
+        worker started beside the server is told too."""
+        app.state.web.watch.ask()
+        threading.Thread(target=app.state.web.refresh_settings, daemon=True).start()
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGHUP)
+
     shown = f"[{host}]" if ":" in host else host
     echo(f"open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown}:{port}")
     if settings.web.url:
@@ -112,6 +131,7 @@ def serve(
     # uvicorn re-raises the signal that stopped it once it is done: with these handlers that
     # ends the call here, so the worker is stopped too (the default would kill the process).
     previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, reread)
     try:
         # No access log: the path of a digest's approve link is a credential.
         uvicorn.run(
