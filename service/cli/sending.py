@@ -133,6 +133,7 @@ def worker_cmd(app: App, once: bool, wait_for_settings: bool) -> None:
             f"{summary.uncertain + summary.flagged} uncertain, {summary.expired} expired, "
             f"{summary.prepared} to review"
             + (f", {summary.held} held for review" * bool(summary.held))
+            + (f", {summary.changed} changed meanwhile: not sent" * bool(summary.changed))
         )
         if worker.delivery.paused:
             raise UsageError(
