@@ -220,7 +220,7 @@ def touch_interview(session: Session | Connection, interview_id: int, now: datet
     revision, so a worker about to send one with text made from the old values does not.
     Returns how many moved."""
     result = _connection(session).execute(
-        _TOUCH, {"interview_id": interview_id, "now": now, "live": [str(s) for s in LIVE]}
+        _TOUCH, {"t_interview": interview_id, "t_now": now, "t_live": [str(s) for s in LIVE]}
     )
     return cast(CursorResult[Any], result).rowcount  # an UPDATE's result has a rowcount
 
@@ -229,10 +229,10 @@ _FOLLOWUPS = cast(Table, FollowUp.__table__)
 _TOUCH = (
     _FOLLOWUPS.update()
     .where(
-        _FOLLOWUPS.c.interview_id == bindparam("interview_id"),
-        _FOLLOWUPS.c.status.in_(bindparam("live", expanding=True)),
+        _FOLLOWUPS.c.interview_id == bindparam("t_interview"),
+        _FOLLOWUPS.c.status.in_(bindparam("t_live", expanding=True)),
     )
-    .values(revision=_FOLLOWUPS.c.revision + 1, updated_at=bindparam("now"))
+    .values(revision=_FOLLOWUPS.c.revision + 1, updated_at=bindparam("t_now"))
 )
 
 
