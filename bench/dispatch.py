@@ -206,8 +206,8 @@ PHASES: list[tuple[str, object, str]] = [
     ("commit: transaction (DB)", stream.Stream, "_commit"),
     ("SMTP: connect, QUIT", SmtpTransport, "open"),
     ("SMTP: connect, QUIT", SmtpTransport, "close"),
-    ("SMTP: MAIL, RCPT, DATA out", SmtpTransport, "begin"),
-    ("SMTP: MAIL, RCPT, DATA out", SmtpTransport, "hand_over"),
+    ("SMTP: MAIL, RCPT, DATA out", SmtpTransport, "envelope"),
+    ("SMTP: MAIL, RCPT, DATA out", SmtpTransport, "data"),
     ("SMTP: wait for the 250", SmtpTransport, "result"),
     ("outcome and log line", stream.Stream, "_result"),
     ("heartbeat (DB)", workers, "beat"),
@@ -287,7 +287,7 @@ def run_followup(
     phases["cpu"] = phases.get("cpu", 0.0) + cpu
     phases["sink"] = phases.get("sink", 0.0) + sink_cpu
     others = (summary.deferred, summary.failed, summary.uncertain, summary.prepared, summary.held)
-    if summary.sent != n or summary.handled != n or any(others) or summary.released:
+    if summary.sent != n or summary.handled != n or any(others) or summary.changed:
         raise CorrectnessError(f"the worker's pass: {summary}, expected {n} sent and nothing else")
     records = sink.records(mark)
     mids = [r["mid"] for r in records]

@@ -17,7 +17,7 @@ from sqlalchemy.orm.util import identity_key
 
 from service import lifecycle
 from service.errors import NotFound, StateConflict
-from service.models import Event, FollowUp, Interview
+from service.models import LIVE, Event, FollowUp, Interview
 
 
 def actor_name(role: str) -> str:
@@ -97,7 +97,10 @@ def _update(
         conditions += [table.c[k] == bindparam(f"g_{k}") for k in expect]
         conditions += list(where)
         values: dict[str, Any] = {k: bindparam(f"v_{k}") for k in keys}
-        statement = table.update().where(*conditions).values(values)
+        # Every move is a change to what the follow-up would send, or when: its revision moves
+        # (the worker's `sending` mark is conditioned on the revision it rendered).
+        values["revision"] = table.c.revision + 1
+        statement = table.update().where(*conditions).values(values).returning(table.c.revision)
         _UPDATES[shape] = statement
     return statement
 
@@ -138,7 +141,8 @@ def transition(
     """Move a follow-up from one of `allowed` to `to`, or raise StateConflict; returns the old state.
 
     The UPDATE carries the guard (`WHERE id = ? AND status IN (...)`, plus any `expect` columns
-    and `where` conditions), so two processes racing for the same row cannot both win.
+    and `where` conditions), so two processes racing for the same row cannot both win. It also
+    moves the row's `revision`: whoever rendered the row before this move (the worker) finds out.
     `interview_id`, when the caller knows it, saves looking it up for the event row.
     """
     allowed = [str(s) for s in allowed]
@@ -158,7 +162,8 @@ def transition(
     statement = _update(tuple(allowed), tuple(values), tuple(expect), tuple(where))
     params = {"g_id": followup_id} | {f"g_{k}": v for k, v in expect.items()}
     params |= {f"v_{k}": v for k, v in values.items()}
-    if _connection(session).execute(statement, params).rowcount != 1:
+    revision = _connection(session).execute(statement, params).scalar_one_or_none()
+    if revision is None:
         current = session.execute(
             select(FollowUp.status).where(FollowUp.id == followup_id)
         ).scalar_one_or_none()
@@ -168,7 +173,7 @@ def transition(
             f"follow-up {followup_id} is {current}, so it cannot become {to} "
             f"(only from {', '.join(allowed)})"
         )
-    loaded = _sync_loaded(session, followup_id, values)
+    loaded = _sync_loaded(session, followup_id, values | {"revision": revision})
     if interview_id is None:
         interview_id = (
             loaded.interview_id if loaded is not None else _interview_of(session, followup_id)
@@ -208,6 +213,27 @@ def _sync_loaded(
         for key, value in values.items():
             set_committed_value(obj, key, value)
     return obj
+
+
+def touch_interview(session: Session | Connection, interview_id: int, now: datetime) -> int:
+    """The interview or one of its contacts changed: every live follow-up of it moves its
+    revision, so a worker about to send one with text made from the old values does not.
+    Returns how many moved."""
+    result = _connection(session).execute(
+        _TOUCH, {"t_interview": interview_id, "t_now": now, "t_live": [str(s) for s in LIVE]}
+    )
+    return cast(CursorResult[Any], result).rowcount  # an UPDATE's result has a rowcount
+
+
+_FOLLOWUPS = cast(Table, FollowUp.__table__)
+_TOUCH = (
+    _FOLLOWUPS.update()
+    .where(
+        _FOLLOWUPS.c.interview_id == bindparam("t_interview"),
+        _FOLLOWUPS.c.status.in_(bindparam("t_live", expanding=True)),
+    )
+    .values(revision=_FOLLOWUPS.c.revision + 1, updated_at=bindparam("t_now"))
+)
 
 
 def set_interview_status(

@@ -110,6 +110,10 @@ def cancel(db: Database, followup_id: int, now: datetime, *, actor: str) -> None
         )
 
 
+#: Statuses whose message went out (or may have): shown as the bytes sent, never re-rendered.
+ON_THE_WIRE = (Status.SENDING, Status.SENT, Status.UNCERTAIN, Status.BOUNCED)
+
+
 @dataclass
 class Preview:
     #: A comment line, the headers as they go out, then the decoded text (and HTML) to read.
@@ -117,14 +121,36 @@ class Preview:
     #: The exact bytes on the wire (CRLF, encoded), as `followup preview --raw` shows them.
     raw: str
     warnings: list[str]
+    #: For a follow-up that went out: the message exactly as transmitted, byte for byte.
+    sent: bytes | None = None
+
+
+def sent_copy(row: FollowUp) -> bytes | None:
+    """The bytes a follow-up went out with (None: not sent); UsageError if they were not kept."""
+    if row.status not in ON_THE_WIRE:
+        return None
+    if row.sent_bytes is None:
+        raise UsageError(
+            f"follow-up {row.id} is {row.status}, but the message it went out with was not kept "
+            "(it went out before followup kept messages as sent, or was larger than 1 MiB)"
+        )
+    return row.sent_bytes
 
 
 def preview(settings: Settings, db: Database, followup_id: int, now: datetime) -> Preview:
-    """The message exactly as it would go out now (rendered fresh unless its text is stored)."""
+    """The message exactly as it would go out now (rendered fresh unless its text is stored);
+    for one that went out, the bytes it went out with."""
     me = settings.require_sender()
     templates = templates_for(settings)
     with db.reading() as session:
         row = _load(session, followup_id)
+        sent = sent_copy(row)
+        if sent is not None:
+            header = f"# follow-up {followup_id} ({row.step}), status {row.status}: as sent"
+            return Preview(
+                text=header + "\n" + readable(sent), raw=sent.decode("utf-8"), warnings=[],
+                sent=sent,
+            )  # fmt: skip
         if row.body_text is None:
             rendered, thread = compose(session, row, templates, me)
             row.subject, row.body_text, row.body_html = (

@@ -301,6 +301,8 @@ def change(
     interview.updated_at = now
     events.record(session, now, "interview_updated", actor=actor, interview_id=interview.id)
     changes = planner.sync(session, interview, now, actor)
+    # What its follow-ups would say (a greeting, a topic, a name) or when may have changed.
+    events.touch_interview(session, interview.id, now)
     return Outcome(interview.id, changes, warnings)
 
 

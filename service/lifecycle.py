@@ -41,7 +41,8 @@ MOVES: dict[tuple[str, str], str] = {
     (S.DEFERRED, S.CANCELLED): "user, interview closed or changed, or a reply came",
     (S.DEFERRED, S.EXPIRED): "worker: too late to send",
     (S.DEFERRED, S.FAILED): "worker: its template does not render",
-    # Sending: committed before its own MAIL FROM; only the outcome (or a release) ends it.
+    # Sending: committed after its envelope, before its DATA; only the outcome (or a release
+    # by the sweep) ends it.
     (S.SENDING, S.SENT): "worker: the server accepted it",
     (S.SENDING, S.DEFERRED): "worker: a temporary failure (4xx, connection)",
     (S.SENDING, S.FAILED): "worker: a permanent failure (5xx)",

@@ -43,14 +43,17 @@ def hold_for_review(
     *,
     actor: str,
     why: str | None = None,
+    revision: int | None = None,
 ) -> None:
     """Put this text in the review queue: it goes only once the user approved it.
 
-    `why` is set when the follow-up needed no review but something in it gives pause.
+    `why` is set when the follow-up needed no review but something in it gives pause; with
+    `revision`, only if the follow-up has not changed since the text was made from it.
     """
     detail = {"content_hash": rendered.content_hash} | ({"why": why} if why else {})
     last_error = f"held for your review: {why}" if why else None
-    _into_queue(session, row, rendered, now, actor, "held" if why else None, detail, last_error)
+    kind = "held" if why else None
+    _into_queue(session, row, rendered, now, actor, kind, detail, last_error, revision)
     if why:
         log.warning("follow-up %s is held for your review: %s", row.id, why)
 
@@ -64,6 +67,7 @@ def _into_queue(
     kind: str | None,
     detail: Any,
     last_error: str | None,
+    revision: int | None = None,
 ) -> None:
     """The one move into the review queue: any earlier approval no longer counts; `rendered`
     (when there is new text) replaces the stored text."""
@@ -85,6 +89,7 @@ def _into_queue(
         actor=actor,
         kind=kind,
         detail=detail,
+        expect={"revision": revision} if revision is not None else None,
         queued_at=now,
         approved_hash=None,
         approved_at=None,
@@ -102,10 +107,11 @@ def requeue(
     *,
     actor: str,
     reason: str,
+    revision: int | None = None,
 ) -> None:
     """Back to the queue with new text (None: the template no longer renders); the previous
-    approval no longer counts."""
-    _into_queue(session, row, rendered, now, actor, "back_to_review", reason, reason)
+    approval no longer counts. With `revision`, only if the follow-up is still as it was."""
+    _into_queue(session, row, rendered, now, actor, "back_to_review", reason, reason, revision)
     log.warning("follow-up %s is back in review: %s", row.id, reason)
 
 

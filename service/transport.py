@@ -1,9 +1,9 @@
 """Transports: the one place that talks SMTP, and the outbox folder used when there is no SMTP.
 
-A message goes out in three calls, so that the caller can do its own work (a commit, rendering
-the next message) while the server is busy: `begin` sends MAIL FROM, `hand_over` reads its reply,
-gives the recipients and the data, and `result` waits for the server's verdict on the data.
-`send` does all three at once.
+A message goes out in three calls, so that the caller can do its own work between them: `envelope`
+gives MAIL FROM and the recipients (the caller then commits, or calls `abort`: RSET, nothing
+delivered), `data` gives DATA, the message and the final ".", and `result` waits for the server's
+verdict on the data (meanwhile the caller renders the next message). `send` does all three.
 """
 
 from __future__ import annotations
@@ -117,7 +117,6 @@ class SmtpTransport:
         #: Messages accepted on this connection: a reused connection may have been closed by
         #: the server since, and is worth one reconnect.
         self._used = 0
-        self._data_sent = False
 
     @property
     def address(self) -> str:
@@ -194,28 +193,19 @@ class SmtpTransport:
 
     # --- one message, in three steps ---------------------------------------------------------
 
-    def begin(self, message: Outgoing) -> None:
-        """Open the connection if needed and send MAIL FROM; its reply is read by hand_over."""
+    def envelope(self, message: Outgoing) -> dict[str, tuple[int, str]]:
+        """Open the connection if needed, then MAIL FROM and RCPT TO. Returns the copies'
+        recipients the server refused; nothing is delivered until `data`."""
         self.open()
-        assert self._conn is not None
-        self._data_sent = False
-        options = ["SMTPUTF8"] if not message.data.isascii() and self._smtputf8() else []
-        try:
-            self._conn.putcmd(
-                "mail", f"FROM:{smtplib.quoteaddr(message.sender)} {' '.join(options)}".strip()
-            )
-        except (smtplib.SMTPException, OSError) as exc:
-            self._lost()
-            raise self._error("mail", exc) from None
-
-    def hand_over(self, message: Outgoing) -> dict[str, tuple[int, str]]:
-        """Read the MAIL reply, give the recipients, then the data (without waiting for the
-        verdict on it). Returns the copies' recipients the server refused."""
         conn = self._conn
         assert conn is not None
+        options = ["SMTPUTF8"] if not message.data.isascii() and self._smtputf8() else []
         phase = "mail"
         refused: dict[str, tuple[int, str]] = {}
         try:
+            conn.putcmd(
+                "mail", f"FROM:{smtplib.quoteaddr(message.sender)} {' '.join(options)}".strip()
+            )
             code, resp = conn.getreply()
             if code != 250:
                 conn.rset()
@@ -236,7 +226,19 @@ class SmtpTransport:
                             refused={rcpt: (code, _decode(resp))},
                         )
                     refused[rcpt] = (code, _decode(resp))
-            phase = "data"
+        except DeliveryError:
+            raise
+        except (smtplib.SMTPException, OSError) as exc:
+            if not isinstance(exc, smtplib.SMTPResponseException):
+                self._lost()
+            raise self._error(phase, exc) from None
+        return refused
+
+    def data(self, message: Outgoing) -> None:
+        """DATA, the message and the final "." (without waiting for the verdict on it)."""
+        conn = self._conn
+        assert conn is not None
+        try:
             conn.putcmd("data")
             code, resp = conn.getreply()
             if code != 354:
@@ -245,14 +247,19 @@ class SmtpTransport:
             if not quoted.endswith(b"\r\n"):
                 quoted += b"\r\n"
             conn.send(quoted + b".\r\n")
-            self._data_sent = True
-        except DeliveryError:
-            raise
         except (smtplib.SMTPException, OSError) as exc:
             if not isinstance(exc, smtplib.SMTPResponseException):
                 self._lost()
-            raise self._error(phase, exc) from None
-        return refused
+            raise self._error("data", exc) from None
+
+    def abort(self) -> None:
+        """RSET: the transaction `envelope` began ends with nothing delivered."""
+        if self._conn is None:
+            return
+        try:
+            self._conn.rset()
+        except (smtplib.SMTPException, OSError):
+            self._lost()  # the next message reconnects; nothing was delivered either way
 
     def result(self, refused: dict[str, tuple[int, str]] | None = None) -> SendResult:
         """Wait for the server's verdict on the data."""
@@ -288,8 +295,8 @@ class SmtpTransport:
         for attempt in (1, 2):
             reused = self._conn is not None and self.may_reconnect
             try:
-                self.begin(message)
-                refused = self.hand_over(message)
+                refused = self.envelope(message)
+                self.data(message)
                 return self.result(refused)
             except DeliveryError as exc:
                 if attempt == 1 and reused and exc.kind == "transient" and self._conn is None:
@@ -354,12 +361,15 @@ class OutboxTransport:
                 "outbox", "write", f"cannot create {self.folder}: {exc.strerror}"
             ) from None
 
-    def begin(self, message: Outgoing) -> None:
+    def envelope(self, message: Outgoing) -> dict[str, tuple[int, str]]:
         self.open()
-
-    def hand_over(self, message: Outgoing) -> dict[str, tuple[int, str]]:
-        self._pending = message
         return {}
+
+    def data(self, message: Outgoing) -> None:
+        self._pending = message
+
+    def abort(self) -> None:
+        pass
 
     def result(self, refused: dict[str, tuple[int, str]] | None = None) -> SendResult:
         message = self._pending
@@ -378,8 +388,8 @@ class OutboxTransport:
         return SendResult(reply=f"written to {target}")
 
     def send(self, message: Outgoing) -> SendResult:
-        self.begin(message)
-        self.hand_over(message)
+        self.envelope(message)
+        self.data(message)
         return self.result()
 
     def close(self, quit: bool = True) -> None:

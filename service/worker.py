@@ -135,15 +135,23 @@ class Worker:
                     exc_info=log.isEnabledFor(logging.DEBUG),
                 )
                 return None
-            if summary.handled or summary.flagged or summary.expired or summary.prepared:
+            if (
+                summary.handled
+                or summary.flagged
+                or summary.expired
+                or summary.prepared
+                or summary.changed
+            ):
                 log.info(
-                    "pass: %s sent, %s deferred, %s failed, %s uncertain, %s expired, %s to review",
+                    "pass: %s sent, %s deferred, %s failed, %s uncertain, %s expired, %s to review"
+                    "%s",
                     summary.sent,
                     summary.deferred,
                     summary.failed,
                     summary.uncertain + summary.flagged,
                     summary.expired,
                     summary.prepared,
+                    f", {summary.changed} changed meanwhile: not sent" * bool(summary.changed),
                 )
             self._schedule_wake()
             return summary

@@ -47,6 +47,17 @@ class Recorder:
     received: list[Received] = field(default_factory=list)
     dropped: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: See hold_data: set when a message's data is in and waits for `release`.
+    holding: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event | None = None
+
+    def hold_data(self) -> tuple[threading.Event, threading.Event]:
+        """From now on a message's data, once in, waits for the reply until the test sets
+        `release` (the client waits for its verdict meanwhile). Returns (holding, release):
+        wait for `holding`, act, then set `release`; every message after goes straight on."""
+        self.holding.clear()
+        self.release = threading.Event()
+        return self.holding, self.release
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -56,6 +67,12 @@ class Recorder:
 
     async def handle_DATA(self, server, session, envelope):
         item = Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+        if self.release is not None and not self.release.is_set():
+            import asyncio
+
+            self.holding.set()
+            # Waited for off the event loop; the bound only keeps a broken test from hanging.
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 120)
         if self.mode == "defer":
             return "451 4.3.0 Mailbox temporarily unavailable, try again later"
         if self.mode == "reject":

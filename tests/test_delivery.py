@@ -659,7 +659,7 @@ def test_the_start_of_a_transmission_refuses_an_interview_whose_company_replied(
             )
         )  # fmt: skip
     stream = Stream(db, delivery.transport, recorder, actor="worker-a", name="s", clock=clock)
-    assert stream._commit(None, iter([ready])) is None  # never marked `sending`
+    assert stream._commit(None, ready) is False  # never marked `sending`
     stream.close()
     db.dispose()
     assert mailserver.received == []

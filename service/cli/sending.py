@@ -133,6 +133,7 @@ def worker_cmd(app: App, once: bool, wait_for_settings: bool) -> None:
             f"{summary.uncertain + summary.flagged} uncertain, {summary.expired} expired, "
             f"{summary.prepared} to review"
             + (f", {summary.held} held for review" * bool(summary.held))
+            + (f", {summary.changed} changed meanwhile: not sent" * bool(summary.changed))
         )
         if worker.delivery.paused:
             raise UsageError(
@@ -180,6 +181,9 @@ def preview_cmd(app: App, followup_id: int, raw: bool) -> None:
     preview = followups.preview(app.settings, app.ready_db(), followup_id, app.now())
     for warning in preview.warnings:
         click.echo(f"warning: {warning}", err=True)
+    if raw and preview.sent is not None:
+        click.echo(preview.raw, nl=False)  # exactly the bytes that went out: nothing added
+        return
     click.echo(preview.raw if raw else preview.text)
 
 

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import cast
 
+from sqlalchemy import select
+
 from service import events
 from service.approval import ReviewRule
 from service.config import Settings
@@ -28,6 +30,7 @@ from service.delivery.stream import Stream
 from service.delivery.sweep import expire, recover_streams
 from service.delivery.wake import next_wake
 from service.errors import StateConflict
+from service.models import FollowUp
 from service.plan import Plan, load_plan
 from service.rendering import Rendered, Templates
 from service.transport import DeliveryError, OutboxTransport, SmtpTransport
@@ -103,11 +106,11 @@ class Delivery:
         )  # fmt: skip
         try:
             while True:
-                before = summary.handled + summary.released
+                before = summary.handled
                 error = stream.run(self._items(clock, stop, recorder, claimed, sending))
                 # Recording outcomes may make more due (a note to the user about a failure).
                 stopping = stop is not None and stop.is_set()
-                if error or stopping or summary.handled + summary.released == before:
+                if error or stopping or summary.handled == before:
                     break
         finally:
             stream.close()
@@ -174,7 +177,12 @@ class Delivery:
             if d.action == "fail"
         }
         for d in decisions:
-            # One transaction each: a row the database refuses stops only itself.
+            if d.action == "gone":
+                recorder.not_sent(d.row.id, d.why)
+                continue
+            # One transaction each: a row the database refuses stops only itself. Each move is
+            # conditioned on the revision the decision was made from.
+            revision = d.row.revision
             try:
                 with self.db.transaction() as session:
                     if d.action == "fail":
@@ -183,18 +191,24 @@ class Delivery:
                         kind, strike = budget[d.row.id]
                         recorder.defer(session, d.row, d.status, d.why, kind, strike, now)
                     elif d.action == "back":
-                        requeue(session, d.row, d.rendered, now, actor=self.actor, reason=d.why)
+                        requeue(
+                            session, d.row, d.rendered, now, actor=self.actor, reason=d.why,
+                            revision=revision,
+                        )  # fmt: skip
                         recorder.summary.prepared += 1
                     else:
                         why = d.why if d.action == "hold" else None
                         text = cast(Rendered, d.rendered)  # "review" and "hold" carry their text
-                        hold_for_review(session, d.row, text, now, actor=self.actor, why=why)
+                        hold_for_review(
+                            session, d.row, text, now, actor=self.actor, why=why,
+                            revision=revision,
+                        )  # fmt: skip
                         if why:
                             recorder.summary.held += 1
                         else:
                             recorder.summary.prepared += 1
-            except StateConflict as exc:  # cancelled or changed since it was claimed
-                log.info("follow-up %s left as it is: %s", d.row.id, exc)
+            except StateConflict:  # rejected, cancelled or changed since it was rendered
+                recorder.not_sent(d.row.id, _changed(self.db, d.row.id, d.status))
             except Exception as exc:  # the database refused it: say so, go on with the rest
                 log.error("follow-up %s could not be recorded (%s): %s", d.row.id, d.action, exc)
         if any(d.action not in ("fail", "defer") for d in decisions):
@@ -228,6 +242,13 @@ class Delivery:
         if wake is not None and self.retry_after is not None and wake < self.retry_after:
             wake = self.retry_after
         return wake
+
+
+def _changed(db: Database, followup_id: int, status: str) -> str:
+    """What happened to a claimed follow-up meanwhile, in the words of the pass summary."""
+    with db.reading() as session:
+        current = session.scalar(select(FollowUp.status).where(FollowUp.id == followup_id))
+    return "changed meanwhile" if current == status else f"{current} meanwhile"
 
 
 def _words(wait: timedelta) -> str:

@@ -55,7 +55,8 @@ class Summary:
     flagged: int = 0
     prepared: int = 0
     held: int = 0
-    released: int = 0
+    #: Claimed and made ready, then changed, decided or closed by someone else: not sent.
+    changed: int = 0
 
     @property
     def handled(self) -> int:
@@ -223,26 +224,11 @@ class Recorder:
             if exists is None:
                 events.add_planned(session, note, now, actor=self.actor, detail="a note to you")
 
-    def release(self, session: Session | Connection, item: Ready, now: datetime) -> None:
-        """A follow-up marked `sending` whose data never went out: back as it was, due again."""
-        events.transition(
-            session,
-            item.id,
-            [Status.SENDING],
-            item.status,
-            now,
-            actor=self.actor,
-            kind="released",
-            detail="its data never went out: due again",
-            expect={"attempts": item.attempts + 1},
-            attempts=item.attempts,
-            send_from=None,
-            stream=None,
-            send_seq=None,
-            sending_started_at=None,
-            claim_until=None,
-        )
-        self.summary.released += 1
+    def not_sent(self, followup_id: int, why: str) -> None:
+        """A claimed follow-up that someone changed or decided meanwhile: an outcome, not an
+        error. It is left as it is; the next pass takes it the normal way."""
+        self.summary.changed += 1
+        log.info("follow-up %s %s: not sent", followup_id, why)
 
     def defer(
         self, session: Session, row: FollowUp, status: str, reason: str, kind: str,
@@ -263,6 +249,7 @@ class Recorder:
             actor=self.actor,
             kind=kind,
             detail={"error": reason, "retry_at": retry_at.isoformat()},
+            expect={"revision": row.revision},
             last_error=reason,
             retry_at=retry_at,
             claim_until=None,
@@ -274,7 +261,8 @@ class Recorder:
         self, session: Session, row: FollowUp, status: str, reason: str, notes: list[FollowUp],
         now: datetime,
     ) -> None:  # fmt: skip
-        """A claimed follow-up that cannot be made into a message (its template is broken)."""
+        """A claimed follow-up that cannot be made into a message (its template is broken),
+        unless it changed since it was rendered."""
         events.transition(
             session,
             row.id,
@@ -283,6 +271,7 @@ class Recorder:
             now,
             actor=self.actor,
             detail=reason,
+            expect={"revision": row.revision},
             last_error=reason,
             retry_at=None,
             claim_until=None,

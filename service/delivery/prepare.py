@@ -27,6 +27,9 @@ from service.rendering import Rendered, Templates, content_hash
 from service.transport import Outgoing
 from service.validation import Mailbox
 
+#: The statuses a claimed follow-up can go out (or into review) from.
+SENDABLE = (Status.PLANNED, Status.APPROVED, Status.DEFERRED)
+
 
 @dataclass
 class Ready:
@@ -34,9 +37,11 @@ class Ready:
     transaction need, made before either."""
 
     row: FollowUp
-    #: The status it is claimed in, and its attempts so far: the guard of its `sending` commit.
+    #: The status it is claimed in, its attempts so far and the revision its text was made
+    #: from: the guard of its `sending` commit (a change made since refuses it).
     status: str
     attempts: int
+    revision: int
     values: dict
     outgoing: Outgoing
 
@@ -56,7 +61,8 @@ class Decision:
     row: FollowUp
     status: str
     #: "review" (needs approval), "hold" (gives pause), "back" (approved text is stale),
-    #: "defer" (over the render budget), "fail"
+    #: "defer" (over the render budget), "fail", or "gone" (no longer sendable when loaded:
+    #: rejected or cancelled since it was claimed)
     action: str
     rendered: Rendered | None = None
     why: str = ""
@@ -99,6 +105,9 @@ def prepare(
     """Decide, for each claimed row, whether it goes and with what; nothing is written."""
     done = Prepared()
     for row in rows:
+        if row.status not in SENDABLE:  # decided by someone else between the claim and the load
+            done.decisions.append(Decision(row, row.status, "gone", why=f"{row.status} meanwhile"))
+            continue
         mine = peers.get(row.interview_id, []) if row.interview_id is not None else []
         try:
             outcome = _one(row, mine, settings, templates, rule, me, now)
@@ -201,6 +210,7 @@ def _ready(
         row=row,
         status=row.status,
         attempts=row.attempts,
+        revision=row.revision,
         values=values,
         outgoing=Outgoing(
             sender=message.sender.email,

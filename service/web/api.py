@@ -310,6 +310,9 @@ def _followup(web: Web, followup_id: int) -> dict:
         body=f.body_text,
         html=f.body_html,
         content_hash=f.content_hash,
+        # The message exactly as it went out (headers and body, CRLF): sending, sent,
+        # uncertain, bounced; null before (or when it was too large to keep).
+        sent_raw=f.sent_bytes.decode("utf-8") if f.sent_bytes is not None else None,
         warnings=[x.message for x in item.findings if not x.blocking],
         blocking=[x.message for x in item.findings if x.blocking],
         events=[
