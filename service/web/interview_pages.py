@@ -270,7 +270,7 @@ def close(
     web = web_of(request)
     try:
         closed = interviews.close_interview(
-            web.db, interview_id, outcome, web.now(), actor=web.actor()
+            web.db, interview_id, outcome, web.now(), actor=web.actor(), zone=web.settings.timezone
         )
     except FollowupError as exc:
         web.flash(request, str(exc), "error")
@@ -280,6 +280,6 @@ def close(
             f"Interview {interview_id} closed ({outcome}); {closed.cancelled} follow-up(s) "
             "cancelled.",
         )
-        for fid in closed.on_the_wire:
-            web.flash(request, f"Follow-up {fid} was already being sent: it may arrive.", "warning")
+        for note in closed.notes:
+            web.flash(request, f"{note[0].upper()}{note[1:]}: it was not stopped.", "warning")
     return RedirectResponse(f"/interviews/{interview_id}", status_code=303)
