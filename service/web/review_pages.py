@@ -8,7 +8,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from service.errors import FollowupError, UsageError
+from service.errors import FollowupError, StateConflict, UsageError
 from service.web.app import RecordId, Web, logged_in, web_of
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(logged_in)])
@@ -164,7 +164,7 @@ def edit(
         return web.render(
             request,
             "edit.html",
-            status=422,
+            status=409 if isinstance(exc, StateConflict) else 422,
             f=item.followup,
             sender=sender(web),
             me=web.me,
