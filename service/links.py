@@ -4,8 +4,9 @@ follow-up's review window. Opening one shows the message; only a POST approves (
 A token is `NONCE.HASH.SIGNATURE`: HASH is the content hash of the text the digest announced
 (base64url), SIGNATURE the HMAC-SHA256 of `NONCE.HASH` under a key kept in the database (shared
 by the worker that writes the digest and the web app that checks it); the follow-up is approved
-only while its text is still that one. Links of older digests, `NONCE.SIGNATURE`, carry no hash. The database keeps only a
-hash of the token, with its follow-up, expiry and the moment it was used.
+only while its text is still that one. Links of older digests, `NONCE.SIGNATURE`, carry no hash.
+The database keeps only a hash of the token, with its follow-up, expiry and the moment it was
+used.
 """
 
 from __future__ import annotations
