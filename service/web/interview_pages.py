@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from service.errors import FollowupError, UsageError
+from service.errors import FollowupError, StateConflict, UsageError
 from service.web.app import RecordId, Web, logged_in, web_of
 
 if TYPE_CHECKING:
@@ -240,7 +240,8 @@ def edit(
             web.db, planner.Planner(web.settings), interview_id, data, web.now(), actor=web.actor()
         )
     except FollowupError as exc:
-        return form_page(web, request, values, interview=interview, error=str(exc), status=422)
+        status = 409 if isinstance(exc, StateConflict) else 422  # e.g. a follow-up on its way
+        return form_page(web, request, values, interview=interview, error=str(exc), status=status)
     for warning in outcome.warnings:
         web.flash(request, warning, "warning")
     for change in outcome.changes:
