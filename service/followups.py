@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from email import message_from_bytes, policy
 
 from sqlalchemy.orm import Session, selectinload
 
-from service import events
+from service import events, underway
 from service.checks import check_followup
 from service.composer import compose, outgoing, thread_of
 from service.config import Settings
 from service.db import Database
-from service.errors import NotFound, UsageError
+from service.errors import NotFound, StateConflict, UsageError
 from service.messages import OutgoingMessage, new_message_id
 from service.models import FollowUp, Interview, InterviewStatus, Reason, Status
 from service.rendering import templates_for
@@ -46,7 +46,7 @@ def _load(session: Session, followup_id: int) -> FollowUp:
     return row
 
 
-def retry(db: Database, followup_id: int, now: datetime, *, actor: str) -> str:
+def retry(db: Database, followup_id: int, now: datetime, *, actor: str, zone: tzinfo = UTC) -> str:
     """Queue a follow-up to be sent again now; it keeps its Message-ID so clients can dedupe.
 
     It passes the same gate as any send: unapproved text that needs review goes to the queue.
@@ -55,6 +55,7 @@ def retry(db: Database, followup_id: int, now: datetime, *, actor: str) -> str:
     with db.transaction() as session:
         row = _load(session, followup_id)
         if row.status not in RETRYABLE:
+            underway.refuse(session, followup_id, zone, now)
             raise UsageError(
                 f"follow-up {followup_id} is {row.status}: only uncertain, failed, deferred or "
                 "expired ones can be retried"
@@ -70,44 +71,51 @@ def retry(db: Database, followup_id: int, now: datetime, *, actor: str) -> str:
                 f"follow-up {followup_id} is to {row.contact.email}, who is no longer a contact "
                 f"of interview {row.interview_id}: it is not sent again"
             )
-        events.transition(
-            session,
-            followup_id,
-            [row.status],
-            Status.DEFERRED,
-            now,
-            actor=actor,
-            kind="retry",
-            detail="the user asked to send it again",
-            first_attempt_at=None,
-            expires_at=None,
-            last_error=None,
-            reason=None,
-            retry_at=now,
-        )
+        try:
+            events.transition(
+                session,
+                followup_id,
+                [row.status],
+                Status.DEFERRED,
+                now,
+                actor=actor,
+                kind="retry",
+                detail="the user asked to send it again",
+                first_attempt_at=None,
+                expires_at=None,
+                last_error=None,
+                reason=None,
+                retry_at=now,
+            )
+        except StateConflict:
+            underway.refuse(session, followup_id, zone, now)
+            raise
         return Status.DEFERRED
 
 
-def cancel(db: Database, followup_id: int, now: datetime, *, actor: str) -> None:
+def cancel(
+    db: Database, followup_id: int, now: datetime, *, actor: str, zone: tzinfo = UTC
+) -> None:
+    """Never send it; one already on its way is refused (`underway.on_its_way`)."""
     with db.transaction() as session:
         row = _load(session, followup_id)
-        if row.status == Status.SENDING:
-            raise UsageError(
-                f"follow-up {followup_id} is being sent right now and cannot be stopped: see its "
-                "outcome in `followup schedule --all`"
-            )
         if row.status not in CANCELLABLE:
+            underway.refuse(session, followup_id, zone, now)
             raise UsageError(f"follow-up {followup_id} is {row.status}: it cannot be cancelled")
-        events.transition(
-            session,
-            followup_id,
-            CANCELLABLE,
-            Status.CANCELLED,
-            now,
-            actor=actor,
-            detail="cancelled by the user",
-            reason=Reason.USER,
-        )
+        try:
+            events.transition(
+                session,
+                followup_id,
+                CANCELLABLE,
+                Status.CANCELLED,
+                now,
+                actor=actor,
+                detail="cancelled by the user",
+                reason=Reason.USER,
+            )
+        except StateConflict:
+            underway.refuse(session, followup_id, zone, now)
+            raise
 
 
 #: Statuses whose message went out (or may have): shown as the bytes sent, never re-rendered.

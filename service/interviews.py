@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from service import events
+from service import events, underway
 from service.contacts import (
     ContactInput,
     alike_warnings,
@@ -21,7 +21,7 @@ from service.contacts import (
     store_contacts,
 )
 from service.db import Database
-from service.errors import NotFound, UsageError
+from service.errors import NotFound, StateConflict, UsageError
 from service.models import LIVE, FollowUp, Interview, InterviewStatus, Reason, Status
 from service.planner import Change, Planner
 from service.validation import (
@@ -281,6 +281,12 @@ def change(
         raise UsageError(
             f"interview {interview.id} is closed ({interview.status}): it cannot change"
         )
+    busy = underway.sending_of_interview(session, interview.id)
+    if busy:
+        raise StateConflict(
+            f"{underway.on_its_way(busy[0], planner.settings.timezone, now)}; interview "
+            f"{interview.id} was not changed: run it again in a moment, once it is sent"
+        )
     if data.timezone and data.starts_at is None:
         # Same wall-clock time, new zone: the user corrected the zone, not the time.
         wall = interview.starts_at.astimezone(ZoneInfo(interview.timezone)).replace(tzinfo=None)
@@ -313,19 +319,33 @@ class Closed:
     cancelled: int
     #: Follow-ups whose SMTP transaction had already begun: they may still arrive.
     on_the_wire: list[int]
+    #: For each of them, `underway.on_its_way`: what the user is told.
+    notes: list[str] = field(default_factory=list)
 
 
 def close_interview(
-    db: Database, interview_id: int, outcome: str, now: datetime, *, actor: str
+    db: Database,
+    interview_id: int,
+    outcome: str,
+    now: datetime,
+    *,
+    actor: str,
+    zone: tzinfo = UTC,
 ) -> Closed:
     """Close an interview with an outcome and cancel everything that has not started to go
     out, claimed follow-ups included; says which (at most one per worker) was on the wire."""
     with db.transaction() as session:
-        return close(session, interview_id, outcome, now, actor=actor)
+        return close(session, interview_id, outcome, now, actor=actor, zone=zone)
 
 
 def close(
-    session: Session, interview_id: int, outcome: str, now: datetime, *, actor: str
+    session: Session,
+    interview_id: int,
+    outcome: str,
+    now: datetime,
+    *,
+    actor: str,
+    zone: tzinfo = UTC,
 ) -> Closed:
     """close_interview in the caller's transaction."""
     if outcome not in InterviewStatus.outcomes():
@@ -342,11 +362,12 @@ def close(
         reason=Reason.CLOSED,
     )
     sending = session.scalars(
-        select(FollowUp.id).where(
-            FollowUp.interview_id == interview_id, FollowUp.status == Status.SENDING
-        )
+        select(FollowUp)
+        .where(FollowUp.interview_id == interview_id, FollowUp.status == Status.SENDING)
+        .execution_options(populate_existing=True)
     ).all()
-    return Closed(count, list(sending))
+    notes = [underway.on_its_way(f, zone, now) for f in sending]
+    return Closed(count, [f.id for f in sending], notes)
 
 
 def cancel_live(

@@ -1,9 +1,12 @@
 """Approve links of the review digest: signed, single-use tokens that expire with the
 follow-up's review window. Opening one shows the message; only a POST approves (web/digest.py).
 
-A token is `NONCE.SIGNATURE`: HMAC-SHA256 of the nonce under a key kept in the database (shared
-by the worker that writes the digest and the web app that checks it). The database keeps only a
-hash of the token, with its follow-up, expiry and the moment it was used.
+A token is `NONCE.HASH.SIGNATURE`: HASH is the content hash of the text the digest announced
+(base64url), SIGNATURE the HMAC-SHA256 of `NONCE.HASH` under a key kept in the database (shared
+by the worker that writes the digest and the web app that checks it); the follow-up is approved
+only while its text is still that one. Links of older digests, `NONCE.SIGNATURE`, carry no hash.
+The database keeps only a hash of the token, with its follow-up, expiry and the moment it was
+used.
 """
 
 from __future__ import annotations
@@ -69,8 +72,38 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
 
 
-def _sign(key: bytes, nonce: str) -> str:
-    return _b64(hmac.new(key, b"approve:" + nonce.encode("ascii"), hashlib.sha256).digest()[:18])
+def _sign(key: bytes, signed: str) -> str:
+    return _b64(hmac.new(key, b"approve:" + signed.encode("ascii"), hashlib.sha256).digest()[:18])
+
+
+def _hash_part(content_hash: str | None) -> str:
+    """The token's HASH: a content hash (hex SHA-256) in base64url, 43 characters."""
+    try:
+        raw = bytes.fromhex(content_hash or "")
+    except ValueError:
+        raw = b""
+    return _b64(raw) if len(raw) == 32 else ""
+
+
+def _parts(token: str) -> tuple[str, str, str]:
+    """(what is signed, HASH or "", SIGNATURE) of a token."""
+    parts = token.split(".")
+    if len(parts) == 2:  # an older link: NONCE.SIGNATURE
+        return parts[0], "", parts[1]
+    if len(parts) == 3:
+        return f"{parts[0]}.{parts[1]}", parts[1], parts[2]
+    return "", "", ""
+
+
+def seen_hash(token: str) -> str | None:
+    """The content hash a (checked) token carries: the text the digest announced."""
+    hashed = _parts(token)[1]
+    if not hashed:
+        return None
+    try:
+        return base64.urlsafe_b64decode(hashed + "=").hex()
+    except ValueError:
+        return None
 
 
 def token_hash(token: str) -> str:
@@ -93,8 +126,11 @@ def prepare(
     key = _key(db, now)
     links: dict[int, NewLink] = {}
     for f in rows:
-        nonce = _b64(secrets.token_bytes(18))
-        token = f"{nonce}.{_sign(key, nonce)}"
+        signed = _b64(secrets.token_bytes(18))
+        hashed = _hash_part(f.content_hash)
+        if hashed:
+            signed += "." + hashed
+        token = f"{signed}.{_sign(key, signed)}"
         links[f.id] = NewLink(f.id, base_url + PATH + token, token_hash(token), expiry(f, now))
     return links
 
@@ -120,10 +156,10 @@ FORGED = (
 
 def check(db: Database, token: str, now: datetime) -> ApproveLink:
     """The stored link of a token, or LinkRefused saying why it cannot be used."""
-    nonce, _, signature = token.partition(".")
-    if not (nonce and signature and nonce.isascii() and signature.isascii() and len(token) < 100):
+    signed, _, signature = _parts(token)
+    if not (signed and signature and token.isascii() and len(token) < 120):
         raise LinkRefused(FORGED)
-    if not hmac.compare_digest(_sign(_key(db, now), nonce), signature):
+    if not hmac.compare_digest(_sign(_key(db, now), signed), signature):
         raise LinkRefused(FORGED)
     with db.reading() as session:
         link = session.scalar(

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from service import events
+from service import events, underway
 from service.checks import Finding, check_content, check_followup
 from service.composer import compose, current_source_hash
 from service.config import Settings
@@ -30,6 +30,10 @@ DIGEST_STEP = "review_digest"
 DIGEST_TEMPLATE = "review_digest"
 #: States a follow-up can be rejected from: anything not yet on its way.
 REJECTABLE = (Status.PLANNED, Status.PENDING_REVIEW, Status.APPROVED)
+
+
+class TextChanged(StateConflict):
+    """Approval refused: the text is no longer the one the user saw."""
 
 
 # --- into the queue (the worker) ---------------------------------------------------------------
@@ -365,15 +369,23 @@ def get_item(db: Database, followup_id: int) -> QueueItem:
 
 
 def approve(
-    db: Database, followup_id: int, now: datetime, *, actor: str, seen_hash: str | None = None
+    db: Database,
+    followup_id: int,
+    now: datetime,
+    *,
+    actor: str,
+    seen_hash: str | None = None,
+    zone: tzinfo = UTC,
 ) -> None:
-    """Approve the text as it stands; with seen_hash, only if it is still the text the user saw."""
+    """Approve the text as it stands; with seen_hash, only if it is still the text the user saw
+    (else TextChanged). One on its way is refused in the words of `underway.on_its_way`."""
     with db.transaction() as session:
         rows = _load(session, [followup_id])
         if not rows:
             raise NotFound(f"follow-up {followup_id} does not exist: see `followup queue`")
         row = rows[0]
         if row.status != Status.PENDING_REVIEW:
+            underway.refuse(session, followup_id, zone, now)
             raise StateConflict(
                 f"follow-up {followup_id} is {row.status}: only a follow-up waiting "
                 "for review can be approved"
@@ -403,28 +415,43 @@ def approve(
         except StateConflict as conflict:
             current = session.scalar(select(FollowUp.status).where(FollowUp.id == followup_id))
             if current != Status.PENDING_REVIEW:
+                underway.refuse(session, followup_id, zone, now)
                 raise  # someone else decided first: say what it became
-            raise StateConflict(
+            raise TextChanged(
                 f"follow-up {followup_id} changed since you saw it: review it again"
             ) from conflict
 
 
-def reject(db: Database, followup_id: int, now: datetime, *, actor: str) -> None:
+def reject(
+    db: Database, followup_id: int, now: datetime, *, actor: str, zone: tzinfo = UTC
+) -> None:
     """Never send this follow-up."""
     with db.transaction() as session:
-        events.transition(
-            session,
-            followup_id,
-            REJECTABLE,
-            Status.REJECTED,
-            now,
-            actor=actor,
-            detail="rejected in review",
-            reason=Reason.USER,
-        )
+        try:
+            events.transition(
+                session,
+                followup_id,
+                REJECTABLE,
+                Status.REJECTED,
+                now,
+                actor=actor,
+                detail="rejected in review",
+                reason=Reason.USER,
+            )
+        except StateConflict:
+            underway.refuse(session, followup_id, zone, now)
+            raise
 
 
-def snooze(db: Database, followup_id: int, until: datetime, now: datetime, *, actor: str) -> None:
+def snooze(
+    db: Database,
+    followup_id: int,
+    until: datetime,
+    now: datetime,
+    *,
+    actor: str,
+    zone: tzinfo = UTC,
+) -> None:
     """Move a queued follow-up's due time; its expiry moves with it."""
     if until <= now:
         raise UsageError("the new time is in the past: give a later time")
@@ -433,18 +460,22 @@ def snooze(db: Database, followup_id: int, until: datetime, now: datetime, *, ac
         if row is None:
             raise NotFound(f"follow-up {followup_id} does not exist: see `followup queue`")
         shift = until - row.due_at
-        events.transition(
-            session,
-            followup_id,
-            [Status.PENDING_REVIEW],
-            Status.PENDING_REVIEW,
-            now,
-            actor=actor,
-            kind="snoozed",
-            detail={"from": row.due_at.isoformat(), "to": until.isoformat()},
-            due_at=until,
-            expires_at=row.expires_at + shift if row.expires_at else None,
-        )
+        try:
+            events.transition(
+                session,
+                followup_id,
+                [Status.PENDING_REVIEW],
+                Status.PENDING_REVIEW,
+                now,
+                actor=actor,
+                kind="snoozed",
+                detail={"from": row.due_at.isoformat(), "to": until.isoformat()},
+                due_at=until,
+                expires_at=row.expires_at + shift if row.expires_at else None,
+            )
+        except StateConflict:
+            underway.refuse(session, followup_id, zone, now)
+            raise
 
 
 EDIT_HELP = (
@@ -474,7 +505,14 @@ def parse_edit(document: str) -> tuple[str, str] | None:
 
 
 def save_edit(
-    db: Database, followup_id: int, subject: str, text: str, now: datetime, *, actor: str
+    db: Database,
+    followup_id: int,
+    subject: str,
+    text: str,
+    now: datetime,
+    *,
+    actor: str,
+    zone: tzinfo = UTC,
 ) -> list[Finding]:
     """Store edited text; it waits for approval again. Blocking problems are refused."""
     findings = check_content(subject, text, None)
@@ -485,20 +523,24 @@ def save_edit(
         rows = _load(session, [followup_id])
         if not rows:
             raise NotFound(f"follow-up {followup_id} does not exist: see `followup queue`")
-        events.transition(
-            session,
-            followup_id,
-            [Status.PENDING_REVIEW, Status.APPROVED],
-            Status.PENDING_REVIEW,
-            now,
-            actor=actor,
-            kind="edited",
-            detail={"content_hash": content_hash(subject, text, None)},
-            subject=subject,
-            body_text=text,
-            body_html=None,
-            content_hash=content_hash(subject, text, None),
-            approved_hash=None,
-            approved_at=None,
-        )
+        try:
+            events.transition(
+                session,
+                followup_id,
+                [Status.PENDING_REVIEW, Status.APPROVED],
+                Status.PENDING_REVIEW,
+                now,
+                actor=actor,
+                kind="edited",
+                detail={"content_hash": content_hash(subject, text, None)},
+                subject=subject,
+                body_text=text,
+                body_html=None,
+                content_hash=content_hash(subject, text, None),
+                approved_hash=None,
+                approved_at=None,
+            )
+        except StateConflict:
+            underway.refuse(session, followup_id, zone, now)
+            raise
         return check_followup(rows[0])

@@ -133,9 +133,9 @@ def test_approve_all_asks_first_naming_the_count_and_leaves_warnings(web, two_wa
     assert "Left for you to read (1)" in confirm
     assert logged_in.get("/api/v1/followups", headers=AUTH,
                          params={"status": "approved"}).json()["items"] == []  # fmt: skip
-    ids = re.search(r'name="ids" value="([\d,]+)"', confirm)[1]
-    assert ids == str(first)
-    done = logged_in.post("/review/approve-all", data={"csrf": csrf_of(confirm), "ids": ids})
+    seen = re.findall(r'name="seen" value="(\d+:\w+)"', confirm)
+    assert [int(s.split(":")[0]) for s in seen] == [first]
+    done = logged_in.post("/review/approve-all", data={"csrf": csrf_of(confirm), "seen": seen})
     assert "1 follow-up(s) approved." in done.text
     statuses = {
         f["id"]: f["status"]

@@ -286,7 +286,12 @@ def interview_close(app: App, interview_id: int, outcome: str, as_json: bool) ->
     from service import interviews
 
     closed = interviews.close_interview(
-        app.ready_db(), interview_id, outcome, app.now(), actor=app.actor()
+        app.ready_db(),
+        interview_id,
+        outcome,
+        app.now(),
+        actor=app.actor(),
+        zone=app.settings.timezone,
     )
     if as_json:
         emit(
@@ -301,9 +306,5 @@ def interview_close(app: App, interview_id: int, outcome: str, as_json: bool) ->
     click.echo(
         f"interview {interview_id} closed ({outcome}); {closed.cancelled} follow-up(s) cancelled"
     )
-    for fid in closed.on_the_wire:
-        click.echo(
-            f"follow-up {fid} was already being sent: it may still arrive (see its outcome in "
-            "`followup schedule --all`)",
-            err=True,
-        )
+    for note in closed.notes:
+        click.echo(f"{note}: it was not stopped (see `followup schedule --all`)", err=True)

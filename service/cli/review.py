@@ -97,6 +97,7 @@ def approve_cmd(app: App, followup_ids: tuple[int, ...], approve_all: bool, forc
     db = app.ready_db()
     if approve_all == bool(followup_ids):
         raise UsageError("give follow-up IDs or --all (see `followup queue`)")
+    seen: dict[int, str | None]  # the text each was checked with (--all), to approve only it
     if approve_all:
         items = review.pending(db)
         approvable, held = review.split_for_approve_all(items, force)
@@ -105,7 +106,7 @@ def approve_cmd(app: App, followup_ids: tuple[int, ...], approve_all: bool, forc
             click.echo(
                 f"follow-up {item.followup.id}: not approved, it has warnings: {reasons}", err=True
             )
-        ids = [i.followup.id for i in approvable]
+        seen = {i.followup.id: i.followup.content_hash for i in approvable}
         if held:
             click.echo(
                 f"{len(held)} follow-up(s) with warnings were left in the queue: read them with "
@@ -114,14 +115,28 @@ def approve_cmd(app: App, followup_ids: tuple[int, ...], approve_all: bool, forc
                 err=True,
             )
     else:
-        ids = list(followup_ids)
+        seen = dict.fromkeys(followup_ids)
     failures = 0
-    for fid in ids:
+    for fid, seen_hash in seen.items():
         try:
-            review.approve(db, fid, app.now(), actor=app.actor())
+            review.approve(
+                db,
+                fid,
+                app.now(),
+                actor=app.actor(),
+                seen_hash=seen_hash,
+                zone=app.settings.timezone,
+            )
             click.echo(f"follow-up {fid}: approved")
+        except review.TextChanged:
+            failures += 1
+            click.echo(
+                f"follow-up {fid}: not approved: its text changed after its checks were read; "
+                "review it again",
+                err=True,
+            )
         except FollowupError as exc:
-            if len(ids) == 1:
+            if len(seen) == 1:
                 raise
             failures += 1
             click.echo(f"follow-up {fid}: not approved: {exc}", err=True)
@@ -137,7 +152,7 @@ def reject_cmd(app: App, followup_ids: tuple[int, ...]) -> None:
     from service import review
 
     for fid in followup_ids:
-        review.reject(app.ready_db(), fid, app.now(), actor=app.actor())
+        review.reject(app.ready_db(), fid, app.now(), actor=app.actor(), zone=app.settings.timezone)
         click.echo(f"follow-up {fid}: rejected")
 
 
@@ -166,7 +181,9 @@ def _edit(app: App, followup_id: int) -> bool:
     if parsed is None:
         click.echo("no change")
         return False
-    findings = review.save_edit(app.db, followup_id, *parsed, app.now(), actor=app.actor())
+    findings = review.save_edit(
+        app.db, followup_id, *parsed, app.now(), actor=app.actor(), zone=app.settings.timezone
+    )
     for finding in findings:
         click.echo(f"warning: {finding.message}", err=True)
     return True
@@ -195,6 +212,7 @@ def review_cmd(app: App) -> None:
     if not items:
         click.echo("Nothing waits for review.")
         return
+    zone = app.settings.timezone
     for n, item in enumerate(items, 1):
         fid = item.followup.id
         while True:
@@ -215,17 +233,21 @@ def review_cmd(app: App) -> None:
             )
             if choice == "a":
                 review.approve(
-                    db, fid, app.now(), actor=app.actor(), seen_hash=item.followup.content_hash
+                    db,
+                    fid,
+                    app.now(),
+                    actor=app.actor(),
+                    seen_hash=item.followup.content_hash,
+                    zone=app.settings.timezone,
                 )
                 click.echo(f"follow-up {fid}: approved")
             elif choice == "e":
                 _edit(app, fid)
                 continue
             elif choice == "r":
-                review.reject(db, fid, app.now(), actor=app.actor())
+                review.reject(db, fid, app.now(), actor=app.actor(), zone=zone)
                 click.echo(f"follow-up {fid}: rejected")
             elif choice == "s":
-                zone = app.settings.timezone
                 when = click.prompt(f"new due time ({zone.key}, YYYY-MM-DD HH:MM)")
                 from service.validation import parse_local_datetime
 
@@ -235,6 +257,7 @@ def review_cmd(app: App) -> None:
                     parse_local_datetime(when, zone, "due time"),
                     app.now(),
                     actor=app.actor(),
+                    zone=zone,
                 )
                 click.echo(f"follow-up {fid}: snoozed")
             elif choice == "q":

@@ -154,7 +154,9 @@ def retry_cmd(app: App, followup_ids: tuple[int, ...]) -> None:
     from service import followups
 
     for fid in followup_ids:
-        status = followups.retry(app.ready_db(), fid, app.now(), actor=app.actor())
+        status = followups.retry(
+            app.ready_db(), fid, app.now(), actor=app.actor(), zone=app.settings.timezone
+        )
         click.echo(f"follow-up {fid}: {status}, goes at the next pass (review permitting)")
 
 
@@ -166,7 +168,9 @@ def cancel_cmd(app: App, followup_ids: tuple[int, ...]) -> None:
     from service import followups
 
     for fid in followup_ids:
-        followups.cancel(app.ready_db(), fid, app.now(), actor=app.actor())
+        followups.cancel(
+            app.ready_db(), fid, app.now(), actor=app.actor(), zone=app.settings.timezone
+        )
         click.echo(f"follow-up {fid}: cancelled")
 
 

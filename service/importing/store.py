@@ -131,7 +131,12 @@ class Store:
         interview.source_sequence = item.sequence
         if item.cancelled:
             closed = interviews.close(
-                self.session, interview.id, InterviewStatus.CANCELLED, self.now, actor=self.actor
+                self.session,
+                interview.id,
+                InterviewStatus.CANCELLED,
+                self.now,
+                actor=self.actor,
+                zone=self.planner.settings.timezone,
             )
             return Stored(item.source, "cancelled", interview.id, item.uid,
                           message=f"the invitation was cancelled: {closed.cancelled} follow-up(s) cancelled")  # fmt: skip

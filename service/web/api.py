@@ -220,7 +220,12 @@ def close_interview(request: Request, interview_id: RecordId, body: Close) -> Re
 
     web = web_of(request)
     closed = interviews.close_interview(
-        web.db, interview_id, body.outcome, web.now(), actor=web.actor("api")
+        web.db,
+        interview_id,
+        body.outcome,
+        web.now(),
+        actor=web.actor("api"),
+        zone=web.settings.timezone,
     )
     return _json(
         {
@@ -228,6 +233,7 @@ def close_interview(request: Request, interview_id: RecordId, body: Close) -> Re
             "status": body.outcome,
             "cancelled": closed.cancelled,
             "on_the_wire": closed.on_the_wire,
+            "warnings": closed.notes,
         }
     )
 
@@ -347,7 +353,14 @@ def approve(request: Request, followup_id: RecordId, body: Approval | None = Non
 
     web = web_of(request)
     seen = body.content_hash if body else None
-    review.approve(web.db, followup_id, web.now(), actor=web.actor("api"), seen_hash=seen)
+    review.approve(
+        web.db,
+        followup_id,
+        web.now(),
+        actor=web.actor("api"),
+        seen_hash=seen,
+        zone=web.settings.timezone,
+    )
     return _json(_followup(web, followup_id))
 
 
@@ -356,7 +369,9 @@ def reject(request: Request, followup_id: RecordId) -> Response:
     from service import review
 
     web = web_of(request)
-    review.reject(web.db, followup_id, web.now(), actor=web.actor("api"))
+    review.reject(
+        web.db, followup_id, web.now(), actor=web.actor("api"), zone=web.settings.timezone
+    )
     return _json(_followup(web, followup_id))
 
 
@@ -376,7 +391,14 @@ def edit(request: Request, followup_id: RecordId, text: Text) -> Response:
     parsed = review.parse_edit(f"Subject: {text.subject}\n\n{text.body}")
     if parsed is None:
         raise UsageError("body: the message is empty")
-    review.save_edit(web.db, followup_id, *parsed, web.now(), actor=web.actor("api"))
+    review.save_edit(
+        web.db,
+        followup_id,
+        *parsed,
+        web.now(),
+        actor=web.actor("api"),
+        zone=web.settings.timezone,
+    )
     return _json(_followup(web, followup_id))
 
 
@@ -385,7 +407,9 @@ def retry(request: Request, followup_id: RecordId) -> Response:
     from service import followups
 
     web = web_of(request)
-    followups.retry(web.db, followup_id, web.now(), actor=web.actor("api"))
+    followups.retry(
+        web.db, followup_id, web.now(), actor=web.actor("api"), zone=web.settings.timezone
+    )
     return _json(_followup(web, followup_id))
 
 
@@ -394,5 +418,7 @@ def cancel(request: Request, followup_id: RecordId) -> Response:
     from service import followups
 
     web = web_of(request)
-    followups.cancel(web.db, followup_id, web.now(), actor=web.actor("api"))
+    followups.cancel(
+        web.db, followup_id, web.now(), actor=web.actor("api"), zone=web.settings.timezone
+    )
     return _json(_followup(web, followup_id))

@@ -16,6 +16,13 @@ from service.web.review_pages import sender
 router = APIRouter(include_in_schema=False)
 
 
+def changed(followup_id: int) -> str:
+    return (
+        f"#{followup_id} not approved: its text changed after this digest was written; "
+        "review it again in the queue"
+    )
+
+
 def refused(request: Request, message: str, status: int = 410) -> Response:
     return web_of(request).render(
         request, "link.html", status=status, item=None, token="", message=message, done=False
@@ -39,6 +46,9 @@ def show(request: Request, token: str) -> Response:
             "there is nothing to approve",
             status=409,
         )
+    announced = links.seen_hash(token)
+    if announced is not None and announced != item.followup.content_hash:
+        return refused(request, changed(link.followup_id), status=409)
     return web.render(
         request,
         "link.html",
@@ -63,8 +73,15 @@ def approve(request: Request, token: str, seen: str = Form(""), csrf: str = Form
         return refused(request, str(exc))
     try:
         review.approve(
-            web.db, link.followup_id, web.now(), actor=web.actor("web-link"), seen_hash=seen or None
+            web.db,
+            link.followup_id,
+            web.now(),
+            actor=web.actor("web-link"),
+            seen_hash=links.seen_hash(token) or seen or None,
+            zone=web.settings.timezone,
         )
+    except review.TextChanged:
+        return refused(request, changed(link.followup_id), status=409)
     except FollowupError as exc:
         return refused(request, f"not approved: {exc}", status=409)
     return web.render(

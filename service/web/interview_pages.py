@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from service.errors import FollowupError, UsageError
+from service.errors import FollowupError, StateConflict, UsageError
 from service.web.app import RecordId, Web, logged_in, web_of
 
 if TYPE_CHECKING:
@@ -240,7 +240,8 @@ def edit(
             web.db, planner.Planner(web.settings), interview_id, data, web.now(), actor=web.actor()
         )
     except FollowupError as exc:
-        return form_page(web, request, values, interview=interview, error=str(exc), status=422)
+        status = 409 if isinstance(exc, StateConflict) else 422  # e.g. a follow-up on its way
+        return form_page(web, request, values, interview=interview, error=str(exc), status=status)
     for warning in outcome.warnings:
         web.flash(request, warning, "warning")
     for change in outcome.changes:
@@ -270,7 +271,7 @@ def close(
     web = web_of(request)
     try:
         closed = interviews.close_interview(
-            web.db, interview_id, outcome, web.now(), actor=web.actor()
+            web.db, interview_id, outcome, web.now(), actor=web.actor(), zone=web.settings.timezone
         )
     except FollowupError as exc:
         web.flash(request, str(exc), "error")
@@ -280,6 +281,6 @@ def close(
             f"Interview {interview_id} closed ({outcome}); {closed.cancelled} follow-up(s) "
             "cancelled.",
         )
-        for fid in closed.on_the_wire:
-            web.flash(request, f"Follow-up {fid} was already being sent: it may arrive.", "warning")
+        for note in closed.notes:
+            web.flash(request, f"{note[0].upper()}{note[1:]}: it was not stopped.", "warning")
     return RedirectResponse(f"/interviews/{interview_id}", status_code=303)

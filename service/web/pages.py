@@ -161,7 +161,9 @@ def retry(request: Request, followup_id: RecordId) -> Response:
 
     web = web_of(request)
     try:
-        followups.retry(web.db, followup_id, web.now(), actor=web.actor())
+        followups.retry(
+            web.db, followup_id, web.now(), actor=web.actor(), zone=web.settings.timezone
+        )
         web.flash(request, f"Follow-up {followup_id} goes again at the next pass.")
     except FollowupError as exc:
         web.flash(request, str(exc), "error")
@@ -174,7 +176,9 @@ def cancel(request: Request, followup_id: RecordId) -> Response:
 
     web = web_of(request)
     try:
-        followups.cancel(web.db, followup_id, web.now(), actor=web.actor())
+        followups.cancel(
+            web.db, followup_id, web.now(), actor=web.actor(), zone=web.settings.timezone
+        )
         web.flash(request, f"Follow-up {followup_id} is cancelled: it is never sent.")
     except FollowupError as exc:
         web.flash(request, str(exc), "error")

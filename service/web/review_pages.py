@@ -8,7 +8,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from service.errors import FollowupError, UsageError
+from service.errors import FollowupError, StateConflict, UsageError
 from service.web.app import RecordId, Web, logged_in, web_of
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(logged_in)])
@@ -62,7 +62,14 @@ def approve(
 
     web = web_of(request)
     try:
-        review.approve(web.db, followup_id, web.now(), actor=web.actor(), seen_hash=seen or None)
+        review.approve(
+            web.db,
+            followup_id,
+            web.now(),
+            actor=web.actor(),
+            seen_hash=seen or None,
+            zone=web.settings.timezone,
+        )
         web.flash(request, f"Follow-up {followup_id} is approved: exactly this text goes when due.")
     except FollowupError as exc:
         web.flash(request, str(exc), "error")
@@ -79,7 +86,7 @@ def reject(
 
     web = web_of(request)
     try:
-        review.reject(web.db, followup_id, web.now(), actor=web.actor())
+        review.reject(web.db, followup_id, web.now(), actor=web.actor(), zone=web.settings.timezone)
         web.flash(request, f"Follow-up {followup_id} is rejected: it is never sent.")
     except FollowupError as exc:
         web.flash(request, str(exc), "error")
@@ -100,7 +107,7 @@ def snooze(
     zone = web.settings.timezone
     try:
         moment = parse_local_datetime(until, zone, "the new time")
-        review.snooze(web.db, followup_id, moment, web.now(), actor=web.actor())
+        review.snooze(web.db, followup_id, moment, web.now(), actor=web.actor(), zone=zone)
         web.flash(request, f"Follow-up {followup_id} now waits until {until.replace('T', ' ')}.")
     except FollowupError as exc:
         web.flash(request, str(exc), "error")
@@ -145,12 +152,19 @@ def edit(
         parsed = review.parse_edit(f"Subject: {subject}\n\n{body}")
         if parsed is None:
             raise UsageError("the message is empty: write a subject and a text")
-        findings = review.save_edit(web.db, followup_id, *parsed, web.now(), actor=web.actor())
+        findings = review.save_edit(
+            web.db,
+            followup_id,
+            *parsed,
+            web.now(),
+            actor=web.actor(),
+            zone=web.settings.timezone,
+        )
     except FollowupError as exc:
         return web.render(
             request,
             "edit.html",
-            status=422,
+            status=409 if isinstance(exc, StateConflict) else 422,
             f=item.followup,
             sender=sender(web),
             me=web.me,
@@ -167,6 +181,7 @@ def edit(
             web.now(),
             actor=web.actor(),
             seen_hash=content_hash(*parsed, None),
+            zone=web.settings.timezone,
         )
         web.flash(request, f"Follow-up {followup_id} is saved and approved: your text goes.")
     except FollowupError as exc:
@@ -185,24 +200,40 @@ def approve_all_page(request: Request) -> Response:
 
 
 @router.post("/review/approve-all")
-def approve_all(request: Request, ids: str = Form("")) -> Response:
-    """Approve the follow-ups the confirmation named (and only those), one by one."""
+def approve_all(request: Request, seen: list[str] = Form([])) -> Response:
+    """Approve the follow-ups the confirmation named (and only those), each only if its text is
+    still the text the page showed (`seen`: "ID:CONTENT_HASH", one per follow-up)."""
     from service import review
 
     web = web_of(request)
-    wanted = [int(x) for x in ids.split(",") if x.strip().isdecimal()]
+    wanted = dict(x.partition(":")[::2] for x in seen if x.partition(":")[0].isdecimal())
     approvable, _held = review.split_for_approve_all(review.pending(web.db))
-    still = {i.followup.id: i.followup.content_hash for i in approvable}
+    still = {i.followup.id for i in approvable}
     done, failures = 0, []
-    for fid in wanted:
-        if fid not in still:
-            failures.append(f"follow-up {fid} is no longer waiting without warnings")
-            continue
+    for key, seen_hash in wanted.items():
+        fid = int(key)
         try:
-            review.approve(web.db, fid, web.now(), actor=web.actor(), seen_hash=still[fid])
+            f = None if fid in still else review.get_item(web.db, fid).followup
+            if f is not None and f.status == "pending_review":  # it has warnings now
+                if f.content_hash != seen_hash:
+                    raise review.TextChanged(f"follow-up {fid} changed")
+                failures.append(f"#{fid} not approved: it has warnings now; read it first")
+                continue
+            review.approve(  # one no longer waiting is refused, saying what it became
+                web.db,
+                fid,
+                web.now(),
+                actor=web.actor(),
+                seen_hash=seen_hash or None,
+                zone=web.settings.timezone,
+            )
             done += 1
+        except review.TextChanged:
+            failures.append(
+                f"#{fid} not approved: its text changed after you opened this page; review it again"
+            )
         except FollowupError as exc:
-            failures.append(str(exc))
+            failures.append(f"#{fid} not approved: {exc}")
     web.flash(request, f"{done} follow-up(s) approved.")
     for failure in failures:
         web.flash(request, failure, "error")
