@@ -21,7 +21,7 @@ from service.contacts import (
     store_contacts,
 )
 from service.db import Database
-from service.errors import NotFound, StateConflict, UsageError
+from service.errors import NotFound, UsageError
 from service.models import LIVE, FollowUp, Interview, InterviewStatus, Reason, Status
 from service.planner import Change, Planner
 from service.validation import (
@@ -281,12 +281,10 @@ def change(
         raise UsageError(
             f"interview {interview.id} is closed ({interview.status}): it cannot change"
         )
+    # Locks the interview's follow-ups: a worker about to mark one `sending` waits for this
+    # change, then finds its revision moved and renders it anew. One already on its way cannot
+    # change: the rest take the change, and the user is told which one went as it was.
     busy = underway.sending_of_interview(session, interview.id)
-    if busy:
-        raise StateConflict(
-            f"{underway.on_its_way(busy[0], planner.settings.timezone, now)}; interview "
-            f"{interview.id} was not changed: run it again in a moment, once it is sent"
-        )
     if data.timezone and data.starts_at is None:
         # Same wall-clock time, new zone: the user corrected the zone, not the time.
         wall = interview.starts_at.astimezone(ZoneInfo(interview.timezone)).replace(tzinfo=None)
@@ -304,6 +302,11 @@ def change(
         )
         store_contacts(session, interview, contacts)
         warnings = alike_warnings(contacts)
+    warnings += [
+        f"{underway.on_its_way(f, planner.settings.timezone, now)}: it goes as it was; "
+        "the change applies to the rest"
+        for f in busy
+    ]
     interview.updated_at = now
     events.record(session, now, "interview_updated", actor=actor, interview_id=interview.id)
     changes = planner.sync(session, interview, now, actor)
