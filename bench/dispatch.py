@@ -49,7 +49,7 @@ from _common import SENDER, SinkProcess, database, loadavg, machine, seed, table
 from _names import person_name
 from sqlalchemy import func, select
 
-from service import events, followups, review, workers
+from service import digest, events, followups, review, workers
 from service.config import load_settings
 from service.db import Database
 from service.delivery import Delivery, claims, engine, stream
@@ -196,7 +196,7 @@ def run_raw(sink: SinkProcess, messages: list[bytes], cpu_used: dict[str, float]
 PHASES: list[tuple[str, object, str]] = [
     ("housekeeping (DB)", engine, "recover_streams"),
     ("housekeeping (DB)", engine, "expire"),
-    ("housekeeping (DB)", review, "queue_digest"),
+    ("housekeeping (DB)", digest, "queue_digest"),
     ("claim (DB)", claims, "claim"),
     ("load claimed rows (DB)", engine, "load"),
     ("check approval, thread, headers", engine, "prepare"),

@@ -168,7 +168,7 @@ def run_checks(settings: Settings, db: Database) -> Iterator[Check]:
 def _sample(name: str, me: Mailbox, language: str, *, private: bool) -> dict:
     """What template `name` is rendered with to check it: a sample interview in `language`."""
     context = sample_context(me, private=private, language=language)
-    if name == "review_digest":  # it sees only what review.queue_digest gives it
+    if name == "review_digest":  # it sees only what digest.queue_digest gives it
         item = {
             "id": 0,
             "to": "Jane Roe <jane.roe@example.com>",

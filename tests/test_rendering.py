@@ -66,7 +66,7 @@ def context(private: bool = False) -> dict:
 
 
 def digest_context() -> dict:
-    """As review.queue_digest gives it: only me, count and items."""
+    """As digest.queue_digest gives it: only me, count and items."""
     return {
         "me": {"name": ME.name, "first_name": "Ada", "email": ME.email},
         "count": 2,

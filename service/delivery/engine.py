@@ -90,7 +90,7 @@ class Delivery:
         now = clock()
         summary.flagged = recover_streams(self.db, now, self.settings.send_lease, actor=self.actor)
         summary.expired = expire(self.db, now, actor=self.actor)
-        from service.review import queue_digest
+        from service.digest import queue_digest
 
         queue_digest(self.settings, self.db, lambda: self.templates, now, actor=self.actor)
         sending = self.paused is None and (self.retry_after is None or now >= self.retry_after)
@@ -169,7 +169,8 @@ class Delivery:
         budget: dict[int, tuple[str, int]],
     ) -> None:
         """Record what does not go now: to review, held, back to review, deferred or failed."""
-        from service.review import hold_for_review, queue_digest, requeue
+        from service.digest import queue_digest
+        from service.review import hold_for_review, requeue
 
         notes = {
             d.row.id: recorder.failure_notes(d.row, d.why, now)
