@@ -61,6 +61,8 @@ KNOWN_SETTINGS = frozenset(
         "WEB_PASSWORD",
         "WEB_ALLOWED_HOSTS",
         "WEB_URL",
+        "WEB_TRUSTED_PROXIES",
+        "WEB_MAX_BODY",
         "API_TOKEN",
         # set-up, secrets and languages (issue 13)
         "SMTP_AUTH",

@@ -17,6 +17,9 @@ DEFAULT_PORT = 8080
 #: Shorter secrets are guessable: refused rather than trusted.
 MIN_PASSWORD = 10
 MIN_TOKEN = 24
+#: The largest request body taken by default (1 MiB): a form or an API call is a few kilobytes.
+DEFAULT_MAX_BODY = 1024 * 1024
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024 * 1024}
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,10 @@ class WebSettings:
     allowed_hosts: tuple[str, ...] = ()
     #: The address the user opens, e.g. https://followup.example.org; digest links need it.
     url: str | None = None
+    #: FOLLOWUP_WEB_TRUSTED_PROXIES: the proxies whose X-Forwarded-For is believed (none: ignored).
+    trusted_proxies: tuple[str, ...] = ()
+    #: FOLLOWUP_WEB_MAX_BODY: the largest request body taken, in bytes.
+    max_body: int = DEFAULT_MAX_BODY
 
     @property
     def address(self) -> str:
@@ -98,7 +105,52 @@ def web_settings(env: Mapping[str, str]) -> WebSettings:
         for h in raw_hosts.split(",")
         if h.strip()
     )
-    return WebSettings(host, port, password, token, allowed, _url(env))
+    return WebSettings(
+        host, port, password, token, allowed, _url(env), _proxies(env), _max_body(env)
+    )
+
+
+def _proxies(env: Mapping[str, str]) -> tuple[str, ...]:
+    """FOLLOWUP_WEB_TRUSTED_PROXIES: addresses or networks (CIDR), separated by commas."""
+    raw = env.get("FOLLOWUP_WEB_TRUSTED_PROXIES", "").strip()
+    found = []
+    for item in (x.strip() for x in raw.split(",")):
+        if not item:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            shown = item if len(item) <= 60 else item[:60] + "..."
+            raise ConfigError(
+                f"FOLLOWUP_WEB_TRUSTED_PROXIES: {shown!r} is not an IP address or network: give "
+                "the addresses of your https proxy, e.g. 127.0.0.1 or 10.0.0.0/8"
+            ) from None
+    return tuple(found)
+
+
+def _max_body(env: Mapping[str, str]) -> int:
+    """FOLLOWUP_WEB_MAX_BODY: bytes, or with a k or M suffix (1024 and 1024*1024 bytes)."""
+    raw = env.get("FOLLOWUP_WEB_MAX_BODY", "").strip()
+    if not raw:
+        return DEFAULT_MAX_BODY
+    number, unit = raw[:-1], raw[-1:].lower()
+    if unit.isdigit():
+        number, unit = raw, ""
+    if (
+        unit not in _SIZE_UNITS
+        or not number.isascii()
+        or not number.isdecimal()
+        or len(number) > 12
+    ):
+        number = ""
+    size = int(number) * _SIZE_UNITS[unit] if number else 0
+    if not 1024 <= size <= 1024**3:
+        shown = raw if len(raw) <= 30 else raw[:30] + "..."
+        raise ConfigError(
+            f"FOLLOWUP_WEB_MAX_BODY={shown!r} is not accepted: give a size from 1k to 1024M, in "
+            "bytes or with k or M, e.g. 1M (the default) or 512k"
+        )
+    return size
 
 
 def _url(env: Mapping[str, str]) -> str | None:

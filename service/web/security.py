@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import threading
 from collections import deque
@@ -22,10 +23,13 @@ SESSION_COOKIE = "followup_session"
 #: The CSRF token of a visitor without a session (the page of a digest's approve link).
 CSRF_COOKIE = "followup_csrf"
 SESSION_LIFETIME = timedelta(hours=12)
-#: Failed logins allowed per client address, and in all, within the window.
+#: Failed logins allowed per client address within the window; from this machine (loopback)
+#: the window is a minute, so that the owner is never locked out of it for longer.
 MAX_FAILURES = 5
-MAX_FAILURES_ALL = 30
 FAILURE_WINDOW = timedelta(minutes=15)
+LOOPBACK_WINDOW = timedelta(minutes=1)
+#: Clients remembered before those without a failure in the window are forgotten.
+MAX_CLIENTS = 10_000
 PASSWORD_SECRET = "login_password"
 #: Scrypt cost: about 50 ms a check on a small machine; the rate limit does the rest.
 SCRYPT = dict(n=2**14, r=8, p=1, dklen=32)
@@ -102,34 +106,52 @@ class Password:
         return row is not None and _matches_hash(given, row.value)
 
 
+def client_key(address: str) -> str:
+    """Whom a failed login counts against: the address; for IPv6, its /64 (one machine on the
+    internet usually has a whole /64 to pick addresses from)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None and not ip.is_loopback:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def _loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 class Attempts:
-    """Failed logins per client address and in all, in a sliding window."""
+    """Failed logins per client, in a sliding window: FAILURE_WINDOW, or LOOPBACK_WINDOW for a
+    client on this machine (the owner is never locked out of their own machine for longer).
+    There is no cap over all clients: it would lock the owner out along with the attacker."""
 
     def __init__(self) -> None:
         self._failures: dict[str, deque[datetime]] = {}
-        self._all: deque[datetime] = deque()
         self._lock = threading.Lock()
-
-    def _trim(self, times: deque[datetime], now: datetime) -> None:
-        while times and now - times[0] >= FAILURE_WINDOW:
-            times.popleft()
 
     def wait(self, client: str, now: datetime) -> timedelta | None:
         """How long the client must wait before trying again, or None."""
+        window = LOOPBACK_WINDOW if _loopback(client) else FAILURE_WINDOW
         with self._lock:
-            mine = self._failures.get(client, deque())
-            self._trim(mine, now)
-            self._trim(self._all, now)
-            if len(mine) >= MAX_FAILURES:
-                return mine[0] + FAILURE_WINDOW - now
-            if len(self._all) >= MAX_FAILURES_ALL:
-                return self._all[0] + FAILURE_WINDOW - now
+            mine = self._failures.get(client_key(client))
+            while mine and now - mine[0] >= window:
+                mine.popleft()
+            if mine is not None and len(mine) >= MAX_FAILURES:
+                return mine[-MAX_FAILURES] + window - now
             return None
 
     def failed(self, client: str, now: datetime) -> None:
         with self._lock:
-            self._failures.setdefault(client, deque()).append(now)
-            self._all.append(now)
+            if len(self._failures) >= MAX_CLIENTS:  # forget the clients of long ago
+                self._failures = {
+                    k: v for k, v in self._failures.items() if v and now - v[-1] < FAILURE_WINDOW
+                }
+            self._failures.setdefault(client_key(client), deque()).append(now)
 
 
 # --- sessions ----------------------------------------------------------------------------------

@@ -77,6 +77,14 @@ def bound(settings: Settings, host: str, port: int) -> Settings:
     )
 
 
+def proxy_options(settings: Settings) -> dict[str, object]:
+    """uvicorn's options for X-Forwarded-For and -Proto: believed only from the proxies named in
+    FOLLOWUP_WEB_TRUSTED_PROXIES (uvicorn's own default trusts 127.0.0.1, so anyone on this
+    machine could pose as another address to the login limit); none named: ignored."""
+    trusted = list(settings.web.trusted_proxies)
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted}
+
+
 def start_worker() -> subprocess.Popen:
     """`followup worker` beside the server: same settings, same folder, its own process."""
     return subprocess.Popen([sys.executable, "-m", "service", "worker"], env=os.environ.copy())
@@ -141,7 +149,7 @@ def serve(
             access_log=False,
             log_config=None,
             server_header=False,
-            proxy_headers=True,
+            **proxy_options(settings),
         )
     except Stopped:
         pass
