@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from service.errors import NotFound, StateConflict, UsageError
 from service.web.app import RecordId, Web, web_of
 from service.web.interview_pages import field_of
-from service.web.security import same_token
+from service.web.security import token_problem
 
 if TYPE_CHECKING:
     from service.interviews import Outcome
@@ -34,14 +34,12 @@ class Unauthorized(Exception):
 def authorized(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
 ) -> Web:
+    """The token, checked again (service/web/limits.py checked it before the body was read)."""
     web = web_of(request)
-    expected = web.settings.web.api_token
-    if expected is None:
-        raise Unauthorized("the API is off: set FOLLOWUP_API_TOKEN on the server")
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("send the token as `Authorization: Bearer FOLLOWUP_API_TOKEN`")
-    if not same_token(credentials.credentials, expected):
-        raise Unauthorized("the token is not FOLLOWUP_API_TOKEN")
+    given = f"Bearer {credentials.credentials}" if credentials is not None else None
+    problem = token_problem(web.settings.web.api_token, given)
+    if problem is not None:
+        raise Unauthorized(problem)
     return web
 
 

@@ -227,7 +227,7 @@ def create_app(
 ) -> FastAPI:
     """The ASGI app for these settings and this database; with `load`, for the settings in
     force (read again when .env or the plan file changes)."""
-    from service.web import api, digest, interview_pages, pages, review_pages
+    from service.web import api, digest, interview_pages, limits, pages, review_pages
 
     app = FastAPI(
         title="followup",
@@ -247,6 +247,7 @@ def create_app(
     app.include_router(digest.router)
     app.include_router(api.router)
     api.install_errors(app)
+    limits.install(app, web)  # inside the checks below: the Host is checked first
 
     @app.middleware("http")
     async def checks(

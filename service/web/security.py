@@ -207,6 +207,18 @@ def same_token(given: str | None, expected: str | None) -> bool:
     )
 
 
+def token_problem(expected: str | None, authorization: str | None) -> str | None:
+    """Why an Authorization header does not open the API (FOLLOWUP_API_TOKEN), or None."""
+    if expected is None:
+        return "the API is off: set FOLLOWUP_API_TOKEN on the server"
+    scheme, _, given = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return "send the token as `Authorization: Bearer FOLLOWUP_API_TOKEN`"
+    if not same_token(given.strip(), expected):
+        return "the token is not FOLLOWUP_API_TOKEN"
+    return None
+
+
 # --- Host and Origin ---------------------------------------------------------------------------
 
 
