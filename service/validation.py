@@ -254,6 +254,27 @@ def _check_year(year: int, value: str, field: str) -> None:
         )
 
 
+#: A record id as the database stores it (a 32-bit integer on Postgres): 1 to 2**31 - 1.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(value: str | int, field: str) -> int:
+    """A record id from text (a form field, a cursor, a query) or a number: a whole number from
+    1 to MAX_ID, else UsageError in one line. Never parses a huge number whole (Python refuses
+    over 4,300 digits, and SQLite and Postgres overflow far sooner)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number: int | None = value
+        shown = str(value) if -(10**20) < value < 10**20 else "a huge number"
+    else:
+        text = str(value).strip()
+        small = text.isascii() and text.isdecimal() and len(text) <= 10
+        number = int(text) if small else None
+        shown = repr(text) if len(text) <= 20 else repr(text[:20] + "...")
+    if number is None or not 1 <= number <= MAX_ID:
+        raise UsageError(f"{field} {shown} is not an id: give a whole number from 1 to {MAX_ID}")
+    return number
+
+
 def require_aware(moment: datetime, what: str = "time") -> datetime:
     """Return moment in UTC; a naive datetime is a programming error and raises ValueError."""
     if moment.tzinfo is None or moment.utcoffset() is None:

@@ -34,7 +34,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 SETTINGS_RETRY_SECONDS = 2.0
 
 #: A record id as the database stores it: anything else is refused as bad input.
-ID = click.IntRange(min=1, max=2**31 - 1)
+ID = click.IntRange(min=1, max=2**31 - 1)  # service.validation.MAX_ID (a test keeps them equal)
 
 
 class FileName(click.ParamType):

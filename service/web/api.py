@@ -10,12 +10,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.errors import NotFound, StateConflict, UsageError
+from service.validation import MAX_ID, parse_id
 from service.web.app import RecordId, Web, web_of
 from service.web.interview_pages import field_of
 from service.web.security import token_problem
@@ -43,6 +46,8 @@ def authorized(
     return web
 
 
+#: Validation errors listed in one answer (a list of 100,000 wrong items is not 100,000 lines).
+MAX_ERRORS = 10
 #: Fields named at the start of an error message of the API's own checks.
 API_FIELDS = ("subject", "body", "cursor", "since", "status")
 
@@ -86,9 +91,19 @@ def install_errors(app: FastAPI) -> None:
             )
         errors = [
             {"field": str(e["loc"][-1]) if e.get("loc") else None, "reason": e["msg"]}
-            for e in exc.errors()
+            for e in exc.errors()[:MAX_ERRORS]
         ]
         return JSONResponse({"errors": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """The API's errors in its own form (a body that is not JSON, nested too deep, an
+        unknown path); the pages' as FastAPI answers them."""
+        if not request.url.path.startswith("/api/"):
+            return await http_exception_handler(request, exc)
+        reason = str(exc.detail).splitlines()[0] if exc.detail else "refused"
+        body = {"errors": [{"field": None, "reason": reason}]}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -251,8 +266,8 @@ def _after(cursor: str) -> tuple[datetime, int]:
         moment = datetime.fromisoformat(due)
         if moment.tzinfo is None:
             raise ValueError
-        return moment, int(fid)
-    except ValueError:
+        return moment, parse_id(fid, "cursor")
+    except (ValueError, UsageError):
         raise UsageError("cursor: not a cursor this API gave: use the `next` of a page") from None
 
 
@@ -272,7 +287,7 @@ def _since(value: str) -> datetime:
 def list_followups(
     request: Request,
     status: list[str] | None = Query(None, description="repeat for several; absent: all"),
-    interview_id: int | None = Query(None, ge=1),
+    interview_id: int | None = Query(None, ge=1, le=MAX_ID),
     since: str | None = Query(None, description="due at or after, ISO 8601 with zone"),
     limit: int = Query(100, ge=1, le=10_000),
     cursor: str | None = Query(None, description="the `next` of the previous page"),

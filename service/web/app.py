@@ -21,6 +21,7 @@ from service.config import Settings
 from service.config.watch import SettingsWatch
 from service.db import Database
 from service.errors import FollowupError, NotFound, StateConflict, UsageError
+from service.validation import MAX_ID
 from service.web import security
 from service.web.security import CSRF_COOKIE, SESSION_COOKIE, Session, same_token
 
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 HERE = FilePath(__file__).resolve().parent
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 #: A record id as the database stores it (the CLI's `ID`): anything else is refused as bad input.
-RecordId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def utcnow() -> datetime:

@@ -204,14 +204,21 @@ def approve_all(request: Request, seen: list[str] = Form([])) -> Response:
     """Approve the follow-ups the confirmation named (and only those), each only if its text is
     still the text the page showed (`seen`: "ID:CONTENT_HASH", one per follow-up)."""
     from service import review
+    from service.validation import parse_id
 
     web = web_of(request)
-    wanted = dict(x.partition(":")[::2] for x in seen if x.partition(":")[0].isdecimal())
+    wanted: dict[int, str] = {}
+    failures: list[str] = []
+    for entry in seen:
+        key, _, seen_hash = entry.partition(":")
+        try:
+            wanted[parse_id(key, "follow-up")] = seen_hash
+        except UsageError as exc:
+            failures.append(f"not approved: {exc}")
     approvable, _held = review.split_for_approve_all(review.pending(web.db))
     still = {i.followup.id for i in approvable}
-    done, failures = 0, []
-    for key, seen_hash in wanted.items():
-        fid = int(key)
+    done = 0
+    for fid, seen_hash in wanted.items():
         try:
             f = None if fid in still else review.get_item(web.db, fid).followup
             if f is not None and f.status == "pending_review":  # it has warnings now
