@@ -10,12 +10,12 @@ from urllib.parse import urlsplit
 
 from service.config.values import whole
 from service.errors import ConfigError, UsageError
+from service.passwords import suggestion, weakness
 from service.validation import check_host
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
-#: Shorter secrets are guessable: refused rather than trusted.
-MIN_PASSWORD = 10
+#: Shorter tokens are guessable: refused rather than trusted (passwords: service/passwords.py).
 MIN_TOKEN = 24
 #: The largest request body taken by default (1 MiB): a form or an API call is a few kilobytes.
 DEFAULT_MAX_BODY = 1024 * 1024
@@ -87,10 +87,11 @@ def web_settings(env: Mapping[str, str]) -> WebSettings:
     host = check_bind_host(raw_host, "FOLLOWUP_WEB_HOST") if raw_host else DEFAULT_HOST
     port = whole(env, "FOLLOWUP_WEB_PORT", DEFAULT_PORT, minimum=1, maximum=65535)
     password = env.get("FOLLOWUP_WEB_PASSWORD", "") or None
-    if password is not None and (len(password) < MIN_PASSWORD or not password.isprintable()):
+    weak = weakness(password) if password is not None else None
+    if weak is not None:
         raise ConfigError(
-            f"FOLLOWUP_WEB_PASSWORD is not accepted: use at least {MIN_PASSWORD} printable "
-            "characters (or leave it empty for a generated one)"
+            f"FOLLOWUP_WEB_PASSWORD is not accepted: {weak} (e.g. {suggestion()}, or leave it "
+            "empty for a generated one)"
         )
     token = env.get("FOLLOWUP_API_TOKEN", "").strip() or None
     if token is not None and (len(token) < MIN_TOKEN or not token.isascii() or " " in token):

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from service.errors import FollowupError, UsageError
+from service.passwords import suggestion
 from service.setup import apply, envfile, wizard
 from service.setup.wizard import Answers
 
@@ -65,4 +66,8 @@ def run_init(
     if named and Path(named).expanduser().resolve() != target.resolve():
         click.echo(f"Note: FOLLOWUP_ENV_FILE={named} is set, so followup reads that file instead.")
     click.echo("Next: `followup migrate`, then `followup doctor`, then `followup worker`.")
+    click.echo(
+        "The web app (`followup serve`) makes its password at its first start; to choose your "
+        f"own, set FOLLOWUP_WEB_PASSWORD in {target}, e.g. to {suggestion()}"
+    )
     return target

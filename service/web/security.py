@@ -65,9 +65,10 @@ def _matches_hash(password: str, stored: str) -> bool:
 
 
 def new_password() -> str:
-    """A password to type: four groups of four letters and digits (about 80 bits)."""
-    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
-    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
+    """A password to type (service/passwords.py)."""
+    from service.passwords import suggestion
+
+    return suggestion()
 
 
 def generated_password(db: Database, now: datetime, *, renew: bool = False) -> str | None:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
+from typing import Any
 
 from service.config import Settings
 from service.config.web import is_loopback
@@ -49,12 +50,13 @@ def check_bind(settings: Settings, host: str, port: int) -> None:
 
 def login_hint(settings: Settings, db: Database, now: datetime, *, renew: bool) -> str:
     """What the user needs to log in; makes (and shows once) a password when none is set."""
-    from service.web.security import generated_password
+    from service.web.security import generated_password, new_password
 
     if settings.web.password:
         if renew:
             raise UsageError(
-                "--new-password: FOLLOWUP_WEB_PASSWORD is set; change it in .env instead"
+                "--new-password: FOLLOWUP_WEB_PASSWORD is set; change it in .env instead, e.g. "
+                f"to {new_password()}"
             )
         return "log in with FOLLOWUP_WEB_PASSWORD"
     made = generated_password(db, now, renew=renew)
@@ -77,7 +79,7 @@ def bound(settings: Settings, host: str, port: int) -> Settings:
     )
 
 
-def proxy_options(settings: Settings) -> dict[str, object]:
+def proxy_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's options for X-Forwarded-For and -Proto: believed only from the proxies named in
     FOLLOWUP_WEB_TRUSTED_PROXIES (uvicorn's own default trusts 127.0.0.1, so anyone on this
     machine could pose as another address to the login limit); none named: ignored."""
