@@ -47,6 +47,18 @@ class WebSettings:
         return f"http://{host}:{self.port}"
 
     @property
+    def password_problem(self) -> str | None:
+        """Why FOLLOWUP_WEB_PASSWORD may not guard the web app, if it may not. Only `serve`
+        refuses it: the worker and the other commands do not use it, and must keep sending."""
+        weak = weakness(self.password) if self.password is not None else None
+        if weak is None:
+            return None
+        return (
+            f"FOLLOWUP_WEB_PASSWORD is not accepted: {weak} (e.g. {suggestion()}, or leave it "
+            "empty for a generated one)"
+        )
+
+    @property
     def loopback(self) -> bool:
         return is_loopback(self.host)
 
@@ -87,12 +99,6 @@ def web_settings(env: Mapping[str, str]) -> WebSettings:
     host = check_bind_host(raw_host, "FOLLOWUP_WEB_HOST") if raw_host else DEFAULT_HOST
     port = whole(env, "FOLLOWUP_WEB_PORT", DEFAULT_PORT, minimum=1, maximum=65535)
     password = env.get("FOLLOWUP_WEB_PASSWORD", "") or None
-    weak = weakness(password) if password is not None else None
-    if weak is not None:
-        raise ConfigError(
-            f"FOLLOWUP_WEB_PASSWORD is not accepted: {weak} (e.g. {suggestion()}, or leave it "
-            "empty for a generated one)"
-        )
     token = env.get("FOLLOWUP_API_TOKEN", "").strip() or None
     if token is not None and (len(token) < MIN_TOKEN or not token.isascii() or " " in token):
         raise ConfigError(

@@ -178,7 +178,9 @@ def page_templates(zone: ZoneInfo) -> jinja2.Environment:
 
 def _checked(settings: Settings) -> ReviewRule:
     """Settings the web app may serve with: a plan that reads (its review rule), and a login
-    password whenever it listens beyond this machine."""
+    password whenever it listens beyond this machine, and one that guesses would not find."""
+    if settings.web.password_problem:
+        raise UsageError(settings.web.password_problem)
     if not settings.web.loopback and not settings.web.password:
         raise UsageError(
             f"FOLLOWUP_WEB_PASSWORD is not set while serving on {settings.web.host}: set it "

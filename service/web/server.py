@@ -30,7 +30,9 @@ WORKER_GRACE = 60
 
 def check_bind(settings: Settings, host: str, port: int) -> None:
     """Refuse what would expose the service: a non-loopback address without a password of the
-    user's own, or an address that cannot be listened on."""
+    user's own, a password that guesses would find, or an address that cannot be listened on."""
+    if settings.web.password_problem:
+        raise UsageError(settings.web.password_problem)
     if not is_loopback(host) and not settings.web.password:
         raise UsageError(
             f"refusing to listen on {host}: anyone who can reach it could send mail as you; set "
