@@ -90,7 +90,7 @@ def export(
         )
     chosen = tables()
     digest = hashlib.sha256()
-    encode = json.JSONEncoder(ensure_ascii=False).encode
+    encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 
     def write(item: dict[str, Any]) -> None:
         line = encode(item) + "\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 import os
 import stat
@@ -38,7 +39,7 @@ INT_RANGE = range(-(2**63), 2**63)
 def open_source(file: str) -> IO[bytes]:
     """The file to read, as bytes: `-` is the input; anything else must be a regular file."""
     if file == "-":
-        return sys.stdin.buffer
+        return getattr(sys.stdin, "buffer", None) or _Encoded(sys.stdin)
     try:
         fh = open(file, "rb")  # noqa: SIM115 (the caller closes it)
     except OSError as exc:
@@ -55,6 +56,16 @@ def open_source(file: str) -> IO[bytes]:
         fh.close()
         raise UsageError(f"{file} is larger than {MAX_FILE // 1024**3} GiB: not a followup export")
     return fh
+
+
+class _Encoded(io.RawIOBase):
+    """A text input (one replaced in-process, without `.buffer`) read as UTF-8 bytes."""
+
+    def __init__(self, text: IO[str]) -> None:
+        self.text = text
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self.text.readline(-1 if size is None else size).encode("utf-8", "surrogateescape")
 
 
 def lines(fh: IO[bytes], name: str) -> Iterator[tuple[int, str]]:
