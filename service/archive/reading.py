@@ -17,7 +17,7 @@ import stat
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from sqlalchemy import JSON, Boolean, Date, Integer, LargeBinary, String, Table
 
@@ -39,7 +39,7 @@ INT_RANGE = range(-(2**63), 2**63)
 def open_source(file: str) -> IO[bytes]:
     """The file to read, as bytes: `-` is the input; anything else must be a regular file."""
     if file == "-":
-        return getattr(sys.stdin, "buffer", None) or _Encoded(sys.stdin)
+        return getattr(sys.stdin, "buffer", None) or cast(IO[bytes], _Encoded(sys.stdin))
     try:
         fh = open(file, "rb")  # noqa: SIM115 (the caller closes it)
     except OSError as exc:
