@@ -195,3 +195,15 @@ def use(db: Database, token: str, now: datetime) -> ApproveLink:
     if won != 1:
         raise LinkRefused("this approve link was used already: each link works once")
     return link
+
+
+def release(db: Database, link: ApproveLink, used_at: datetime) -> None:
+    """Give a spent link back when the approval it was spent on was refused (the text changed,
+    or the follow-up is no longer waiting): the user may try again once it can be approved."""
+    with db.transaction() as session:
+        session.execute(
+            update(ApproveLink)
+            .where(ApproveLink.id == link.id, ApproveLink.used_at == used_at)
+            .values(used_at=None)
+            .execution_options(synchronize_session=False)
+        )

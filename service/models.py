@@ -399,5 +399,5 @@ class ApproveLink(Base):
     followup_id: Mapped[int] = mapped_column(ForeignKey("followups.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    #: Set by the one POST that used it, whatever the outcome: a link works once.
+    #: Set by the one POST that approved with it (given back if the approval was refused).
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

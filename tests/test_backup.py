@@ -56,7 +56,7 @@ def _sending_in(backup) -> list[int]:
     if backup.suffix == ".db":
         with sqlite3.connect(backup) as conn:
             return [r[0] for r in conn.execute("SELECT id FROM followups WHERE status='sending'")]
-    items = (json.loads(line) for line in backup.read_text().splitlines()[1:])
+    items = (json.loads(line) for line in backup.read_text().splitlines()[1:-1])
     return [
         i["row"]["id"]
         for i in items
@@ -219,13 +219,13 @@ def test_load_refuses_a_newer_format_a_non_empty_database_and_an_unsettled_send(
 ):
     clock.set(datetime(2026, 9, 1, 12, 0, tzinfo=UTC))
     run("migrate")
-    header = {"format": "followup-export", "version": 1, "schema": "0006", "tables": []}
+    header = {"format": "followup-export", "version": 2, "schema": "0006", "tables": [], "rows": {}}
     newer = tmp_path / "newer.jsonl"
-    newer.write_text(json.dumps({**header, "version": 2}) + "\n")
+    newer.write_text(json.dumps({**header, "version": 3}) + "\n")
     empty = {"FOLLOWUP_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
     result = run("load", str(newer), env=empty)
     assert result.code == 2
-    assert result.err.count("\n") == 1 and "version 2" in result.err and "upgrade" in result.err
+    assert result.err.count("\n") == 1 and "version 3" in result.err and "upgrade" in result.err
     future = tmp_path / "future.jsonl"
     future.write_text(json.dumps({**header, "schema": "9999"}) + "\n")
     assert "newer database schema" in run("load", str(future), env=empty).err
@@ -307,24 +307,29 @@ def test_export_is_streamed_a_row_at_a_time(workdir, run, clock, db_url, tmp_pat
 def test_an_export_from_an_older_followup_loads_with_defaults_for_what_it_lacks(
     workdir, run, clock, tmp_path
 ):
-    """A file written before a column existed (here: interviews.language, schema 0008) loads;
-    the column takes its default."""
+    """A file written before a column existed (here: interviews.language, schema 0008), and
+    before the trailer (format 1), loads with --accept-untrailed; the column takes its default."""
     clock.set(datetime(2026, 9, 1, 12, 0, tzinfo=UTC))
     run("migrate")
     assert run(*ADD, "--company", "Acme", "--at", "2026-09-07 10:00",
                "--contact", "Jane Roe <jane@acme.example>").code == 0  # fmt: skip
     current = tmp_path / "now.jsonl"
     assert run("export", "--json", "--out", str(current)).code == 0
-    lines = [json.loads(line) for line in current.read_text().splitlines()]
-    lines[0]["schema"] = "0007"
+    lines = [json.loads(line) for line in current.read_text().splitlines()][:-1]
+    lines[0] |= {"schema": "0007", "version": 1}
+    del lines[0]["rows"]
     for item in lines[1:]:
         if item["table"] == "interviews":
             del item["row"]["language"]
     older = tmp_path / "older.jsonl"
     older.write_text("\n".join(json.dumps(item) for item in lines) + "\n")
     target = {"FOLLOWUP_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}"}
-    loaded = run("load", str(older), env=target)
+    refused = run("load", str(older), env=target)
+    assert refused.code == 2 and "--accept-untrailed" in refused.err
+    assert refused.err.count("\n") == 1
+    loaded = run("load", str(older), "--accept-untrailed", env=target)
     assert loaded.code == 0, loaded.err
+    assert "whether it was cut short or changed could not be checked" in loaded.err
     shown = run("interview", "show", "1", "--json", env=target).json()
     assert shown["company"] == "Acme" and shown["language"] is None
     assert (

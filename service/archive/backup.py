@@ -18,10 +18,11 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import or_, select, text
+from sqlalchemy.exc import DBAPIError
 
 from service import events
-from service.archive import portable
-from service.db import SCHEMA_REVISION, Database, migrate, sqlite_file
+from service.archive import portable, reading, scrub
+from service.db import Database, error_line, migrate, sqlite_file
 from service.errors import UsageError
 from service.models import LIVE, FollowUp, Kind, Reason, Status
 
@@ -53,7 +54,8 @@ def backup(db: Database, out: Path, now: datetime) -> Result:
             finally:
                 target.close()
                 source.close()
-            what = "SQLite online backup"
+            scrub.sqlite_copy(tmp)  # no approve link, no web secret in the copy
+            what = "SQLite online backup, approve links and web secrets left out"
         else:
             with open(tmp, "w", encoding="utf-8") as fh:
                 # A follow-up being sent is in the backup as such: a restore holds it.
@@ -64,14 +66,11 @@ def backup(db: Database, out: Path, now: datetime) -> Result:
 
 def kind_of(path: Path) -> str:
     """'sqlite' or 'export' by the file's first bytes; a usage error for anything else."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(64)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
+    with reading.open_source(str(path)) as fh:
+        head = fh.read(64)
     if head.startswith(SQLITE_MAGIC):
         return "sqlite"
-    if head.lstrip().startswith(b"{") and b"followup-export" in head:
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{") and b"followup-export" in head:
         return "export"
     raise UsageError(f"{path} is neither a followup backup nor a followup export")
 
@@ -82,60 +81,88 @@ class Restored:
     kept: Result | None
     #: Follow-ups held as uncertain: due since the backup, they may have gone out meanwhile.
     held: list[int]
+    #: False for an export without a trailer (format 1): whether it was whole is not known.
+    checked: bool = True
 
 
 def restore(
-    db: Database, source: Path, now: datetime, *, keep_in: Path, actor: str, force: bool = False
+    db: Database,
+    source: Path,
+    now: datetime,
+    *,
+    keep_in: Path,
+    actor: str,
+    force: bool = False,
+    accept_untrailed: bool = False,
 ) -> Restored:
     """Put a backup (SQLite file or portable export) into the database.
 
-    The database must be empty; with `force`, it is first backed up into the folder `keep_in`
-    and emptied. A backup is a moment of the past: what was due since then and not sent in it
-    (or being sent when it was taken) may have gone out from the old database meanwhile, so it
-    is held as `uncertain` for the user (or the Sent folder) to decide, never sent again blindly.
+    The database must be empty; with `force`, it is first backed up into the folder `keep_in`,
+    and replaced in the transaction that loads the backup (a refused file changes nothing). A
+    backup is a moment of the past: what was due since then and not sent in it (or being sent
+    when it was taken) may have gone out from the old database meanwhile, so it is held as
+    `uncertain` for the user (or the Sent folder) to decide, never sent again blindly.
     """
     kind = kind_of(source)
     migrate(db)  # a new database gets its tables; an old one is brought up to date
-    kept = None
-    if not portable.is_empty(db):
-        if not force:
-            raise UsageError(
-                "the database is not empty: restore into a new one, or give --force (which "
-                "keeps a backup of it first)"
+    replace = not portable.is_empty(db)
+    if replace and not force:
+        raise UsageError(
+            "the database is not empty: restore into a new one, or give --force (which "
+            "keeps a backup of it first)"
+        )
+    with contextlib.ExitStack() as stack:
+        if kind == "export":
+            export, untrailed = source, accept_untrailed
+        else:  # read as a database of its own, through the portable format (checked first)
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            export, untrailed = _as_export(source, folder, now), False
+        kept = None
+        if replace:
+            keep_in.mkdir(parents=True, exist_ok=True)
+            kept = backup(db, default_path(db, keep_in, now), now)
+        with reading.open_source(str(export)) as fh:
+            loaded = portable.load(
+                db,
+                fh,
+                str(source),
+                allow_sending=True,
+                accept_untrailed=untrailed,
+                replace=replace,
             )
-        keep_in.mkdir(parents=True, exist_ok=True)
-        kept = backup(db, default_path(db, keep_in, now), now)
-        _empty(db)
-    if kind == "export":
-        with source.open(encoding="utf-8") as fh:
-            portable.load(db, fh, str(source), allow_sending=True)
-        return Restored(kept, hold_due(db, now, actor=actor))
-    # A SQLite backup: read it as a database of its own, through the portable format, so it
-    # goes into SQLite and Postgres alike (and an older schema is migrated first).
-    with tempfile.TemporaryDirectory() as folder:
-        copy = Path(folder) / "restore.db"
+    return Restored(kept, hold_due(db, now, actor=actor), loaded.checked)
+
+
+def _as_export(source: Path, folder: Path, now: datetime) -> Path:
+    """A SQLite backup as a portable export in `folder` (so it goes into SQLite and Postgres
+    alike, and an older schema is migrated first); a damaged file is a UsageError."""
+    copy = folder / "restore.db"
+    export = folder / "restore.jsonl"
+    try:
         with (
             sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src,
             sqlite3.connect(copy) as dst,
         ):
             src.backup(dst)
+        with sqlite3.connect(copy) as conn:
+            found = conn.execute("PRAGMA quick_check").fetchone()
+        if found != ("ok",):
+            raise sqlite3.DatabaseError(str(found[0]) if found else "quick_check found nothing")
         old = Database(f"sqlite:///{copy}")
         try:
             with old.reading() as session:
                 revision = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            if revision is None or revision > SCHEMA_REVISION:
-                raise UsageError(
-                    f"{source} comes from a newer followup (schema {revision}): upgrade first"
-                )
+            portable.check_schema(revision, str(source))
             migrate(old)
-            export = Path(folder) / "restore.jsonl"
             with export.open("w", encoding="utf-8") as fh:
                 portable.export(old, fh, now, allow_sending=True)
         finally:
             old.dispose()
-        with export.open(encoding="utf-8") as fh:
-            portable.load(db, fh, str(source), allow_sending=True)
-    return Restored(kept, hold_due(db, now, actor=actor))
+    except (sqlite3.DatabaseError, DBAPIError) as exc:
+        raise UsageError(
+            f"{source} is a damaged backup ({error_line(exc)}): nothing was restored"
+        ) from None
+    return export
 
 
 def hold_due(db: Database, now: datetime, *, actor: str) -> list[int]:
@@ -174,12 +201,6 @@ def hold_due(db: Database, now: datetime, *, actor: str) -> list[int]:
                 claimed_by=None,
             )
     return [fid for fid, _, _ in rows]
-
-
-def _empty(db: Database) -> None:
-    with db.transaction() as session:
-        for table in reversed(portable.tables()):
-            session.execute(table.delete())
 
 
 @contextlib.contextmanager

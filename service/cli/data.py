@@ -7,6 +7,17 @@ import click
 
 from service.cli.app import FILE, App, cli, pass_app
 
+UNTRAILED = click.option(
+    "--accept-untrailed",
+    is_flag=True,
+    help="Also read an export of an older followup, which ends without a trailer (row counts "
+    "and checksum): whether it was cut short or changed cannot be checked.",
+)
+UNCHECKED = (
+    "{file} has no trailer (an export of an older followup): whether it was cut short or "
+    "changed could not be checked"
+)
+
 
 @cli.command("backup")
 @click.option(
@@ -39,8 +50,9 @@ def backup_cmd(app: App, out: str | None) -> None:
 @click.option(
     "--force", is_flag=True, help="Replace a database that is not empty (it is backed up first)."
 )
+@UNTRAILED
 @pass_app
-def restore_cmd(app: App, file: str, force: bool) -> None:
+def restore_cmd(app: App, file: str, force: bool, accept_untrailed: bool) -> None:
     """Put a backup (or a `followup export --json` file) into an empty database.
 
     Stop the worker first: a restore replaces what it would be sending.
@@ -56,10 +68,13 @@ def restore_cmd(app: App, file: str, force: bool) -> None:
         keep_in=app.settings.data_dir / "backups",
         actor=app.actor("restore"),
         force=force,
+        accept_untrailed=accept_untrailed,
     )
     if done.kept is not None:
         click.echo(f"the database's previous content is kept in {done.kept.path}")
     click.echo(f"restored {file}: `followup schedule --all` shows it")
+    if not done.checked:
+        click.echo(UNCHECKED.format(file=file), err=True)
     if done.held:
         shown = ", ".join(map(str, done.held[:20])) + (", ..." if len(done.held) > 20 else "")
         click.echo(
@@ -71,25 +86,18 @@ def restore_cmd(app: App, file: str, force: bool) -> None:
 
 @cli.command("load")
 @click.argument("file", type=FILE)
+@UNTRAILED
 @pass_app
-def load_cmd(app: App, file: str) -> None:
+def load_cmd(app: App, file: str, accept_untrailed: bool) -> None:
     """Load a `followup export --json` file into an empty database (of either kind), ids and
-    all: how to move from SQLite to Postgres, or back. FILE may be - for the input."""
-    import sys
+    all: how to move from SQLite to Postgres, or back. FILE may be - for the input.
 
-    from service.archive import portable
-    from service.db import migrate
-    from service.errors import UsageError
+    A file cut short or changed is refused whole: nothing is loaded."""
+    from service.archive import portable, reading
 
-    db = app.db
-    migrate(db)  # a new database gets its tables
-    try:
-        source = sys.stdin if file == "-" else open(file, encoding="utf-8")  # noqa: SIM115
-    except OSError as exc:
-        raise UsageError(f"{file}: cannot be read ({exc.strerror})") from None
-    with source:
-        try:
-            counts = portable.load(db, source, "the input" if file == "-" else file)
-        except UnicodeDecodeError:
-            raise UsageError(f"{file} is not UTF-8 text: is it a followup export?") from None
-    click.echo(f"loaded {portable.describe(counts)}")
+    name = "the input" if file == "-" else file
+    with reading.open_source(file) as source:  # a regular file (or the input): checked first
+        loaded = portable.load(app.db, source, name, accept_untrailed=accept_untrailed)
+    click.echo(f"loaded {portable.describe(loaded.counts)}")
+    if not loaded.checked:
+        click.echo(UNCHECKED.format(file=name), err=True)

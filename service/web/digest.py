@@ -67,8 +67,9 @@ def approve(request: Request, token: str, seen: str = Form(""), csrf: str = Form
 
     web = web_of(request)
     web.check_csrf(request, csrf)
+    now = web.now()
     try:
-        link = links.use(web.db, token, web.now())
+        link = links.use(web.db, token, now)
     except LinkRefused as exc:
         return refused(request, str(exc))
     try:
@@ -81,8 +82,10 @@ def approve(request: Request, token: str, seen: str = Form(""), csrf: str = Form
             zone=web.settings.timezone,
         )
     except review.TextChanged:
+        links.release(web.db, link, now)  # refused: the link is not spent
         return refused(request, changed(link.followup_id), status=409)
     except FollowupError as exc:
+        links.release(web.db, link, now)
         return refused(request, f"not approved: {exc}", status=409)
     return web.render(
         request,
