@@ -213,7 +213,7 @@ def parse_local_datetime(value: str, zone: ZoneInfo, field: str = "--at") -> dat
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise UsageError(f"{field} {value!r} is not a real date and time: {exc}") from None
-    _check_year(parsed.year, value, field)
+    check_moment(parsed, field, value)
     if parsed.tzinfo is not None:
         return parsed.astimezone(UTC)
     status = wall_time_status(parsed, zone)
@@ -229,7 +229,9 @@ def parse_local_datetime(value: str, zone: ZoneInfo, field: str = "--at") -> dat
             f"{field} {value} happens twice in {zone.key} (the clocks go back then): "
             f"add the UTC offset, e.g. '{value}{off0[:3]}:{off0[3:]}' or '{value}{off1[:3]}:{off1[3:]}'"
         )
-    return parsed.replace(tzinfo=zone).astimezone(UTC)
+    moment = parsed.replace(tzinfo=zone)
+    check_moment(moment, field, value)
+    return moment.astimezone(UTC)
 
 
 def parse_date(value: str, field: str) -> date:
@@ -252,6 +254,20 @@ def _check_year(year: int, value: str, field: str) -> None:
         raise UsageError(
             f"{field} {value!r} is not between the years 2000 and 2099: check the year"
         )
+
+
+def check_moment(moment: datetime | date, field: str, value: str | None = None) -> None:
+    """The one check for every date that enters (CLI, CSV, .ics, .eml, API, web form, `load`):
+    its year, as written and in UTC, is within 2000-2099; else UsageError naming `field` and the
+    `value` as given (default: the moment itself)."""
+    shown = value if value is not None else moment.isoformat()
+    _check_year(moment.year, shown, field)
+    if isinstance(moment, datetime) and moment.utcoffset() is not None:
+        try:
+            in_utc = moment.astimezone(UTC)
+        except OverflowError:
+            in_utc = None
+        _check_year(in_utc.year if in_utc else 0, shown, field)
 
 
 def require_aware(moment: datetime, what: str = "time") -> datetime:
