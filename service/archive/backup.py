@@ -8,11 +8,8 @@ export (service.archive.portable), which `restore` (or `load`) reads back into e
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +21,7 @@ from service.archive import portable
 from service.db import SCHEMA_REVISION, Database, migrate, sqlite_file
 from service.errors import UsageError
 from service.models import LIVE, FollowUp, Kind, Reason, Status
+from service.outfile import out_file
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -40,10 +38,10 @@ def default_path(db: Database, folder: Path, now: datetime) -> Path:
     return folder / f"followup-backup-{now:%Y%m%d-%H%M%S}.{suffix}"
 
 
-def backup(db: Database, out: Path, now: datetime) -> Result:
-    """A consistent copy of the database in `out`, written atomically."""
-    out = out.resolve()
-    with atomic_path(out) as tmp:
+def backup(db: Database, out: Path, now: datetime, *, force: bool = False) -> Result:
+    """A consistent copy of the database in `out`, written atomically: a new file, or (with
+    `force`) one that replaces a regular file; never a device, FIFO or symbolic link."""
+    with out_file(out, force=force) as tmp:
         path = sqlite_file(db.url)
         if path is not None:
             source = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
@@ -180,29 +178,3 @@ def _empty(db: Database) -> None:
     with db.transaction() as session:
         for table in reversed(portable.tables()):
             session.execute(table.delete())
-
-
-@contextlib.contextmanager
-def atomic_path(target: Path) -> Iterator[str]:
-    """A temporary file next to `target`, renamed over it only when complete (and synced): a
-    reader never sees half a file, and a failure leaves the old one as it was."""
-    try:
-        if target.is_dir():
-            raise UsageError(f"{target} is a folder: name the file to write")
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
-    except OSError as exc:
-        raise UsageError(f"cannot write in {target.parent}: {exc.strerror}") from None
-    except ValueError:  # a NUL in the name
-        raise UsageError(f"{str(target)!r} is not a file name") from None
-    os.close(fd)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        try:
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise UsageError(f"cannot write {target}: {exc.strerror}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
