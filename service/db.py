@@ -37,7 +37,6 @@ def make_engine(url: str, *, reading: bool = False) -> Engine:
     SQL parameters never appear in errors or logs: they hold the user's mail.
     """
     if url.startswith("sqlite"):
-        create_private(sqlite_file(url))
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, hide_parameters=True
         )
@@ -147,7 +146,7 @@ def sqlite_file(url: str) -> Path | None:
 
 def create_private(path: Path | None) -> None:
     """Create a SQLite file that does not exist yet as 0600 (whatever the umask), before SQLite
-    opens it: it holds private notes and every message. SQLite gives its -wal and -shm files
+    opens it (`migrate` is what creates the database): it holds private notes and every message. SQLite gives its -wal and -shm files
     the database file's mode."""
     if path is None or str(path) in ("", ":memory:") or str(path).startswith("file:"):
         return
