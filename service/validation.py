@@ -17,6 +17,18 @@ from service.errors import UsageError
 _LINE_BREAKS = {"\u2028", "\u2029", "\x85"}
 
 
+#: How much of a value an error message repeats: a 5,000-character setting is not echoed whole.
+SHOWN = 80
+
+
+def shown(value: object, limit: int = SHOWN) -> str:
+    """A value as an error message quotes it: its repr, cut short (saying how long it is)."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
 def _is_control(ch: str, allow_newlines: bool) -> bool:
     if allow_newlines and ch in "\n\t":
         return False
@@ -91,11 +103,11 @@ def check_email(value: str, field: str = "address") -> str:
     try:
         result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        raise UsageError(f"{field} {value!r} is not a valid email address: {exc}") from None
+        raise UsageError(f"{field} {shown(value)} is not a valid email address: {exc}") from None
     local = result.ascii_email.rpartition("@")[0] if result.ascii_email else ""
     if len(local) > 64:
         raise UsageError(
-            f"{field} {value!r} is not a valid email address: the part before the @ is "
+            f"{field} {shown(value)} is not a valid email address: the part before the @ is "
             f"{len(local)} characters long, at most 64 are allowed"
         )
     return result.ascii_email or result.normalized
@@ -132,7 +144,7 @@ def parse_mailbox(value: str, field: str = "contact") -> Mailbox:
         name = clean_line(match.group("name") or "", f"{field} name", required=False)
         addr = match.group("addr")
     elif "<" in value or ">" in value:
-        raise UsageError(f"{field} {value!r} is not of the form 'Name <address>'")
+        raise UsageError(f"{field} {shown(value)} is not of the form 'Name <address>'")
     else:
         name, addr = "", value
     return Mailbox(name=name, email=check_email(addr, f"{field} address"))
@@ -156,12 +168,12 @@ def check_zone(value: str, field: str = "time zone") -> ZoneInfo:
                 pass
         else:
             raise UsageError(
-                f"{field} {value!r} is a fixed offset or an old alias that ignores local "
+                f"{field} {shown(value)} is a fixed offset or an old alias that ignores local "
                 "daylight-saving rules: use the place's name, e.g. 'America/New_York' or "
                 "'Europe/Berlin' (or UTC)"
             )
     raise UsageError(
-        f"{field} {value!r} is not a known IANA time zone: use a name like 'Europe/Berlin' "
+        f"{field} {shown(value)} is not a known IANA time zone: use a name like 'Europe/Berlin' "
         "or 'America/New_York'"
     )
 
@@ -207,12 +219,12 @@ def parse_local_datetime(value: str, zone: ZoneInfo, field: str = "--at") -> dat
     value = clean_line(value, field, max_len=40)
     if not _AT.match(value):
         raise UsageError(
-            f"{field} {value!r} is not a date and time: use 'YYYY-MM-DD HH:MM', e.g. '2026-03-06 14:30'"
+            f"{field} {shown(value)} is not a date and time: use 'YYYY-MM-DD HH:MM', e.g. '2026-03-06 14:30'"
         )
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise UsageError(f"{field} {value!r} is not a real date and time: {exc}") from None
+        raise UsageError(f"{field} {shown(value)} is not a real date and time: {exc}") from None
     check_moment(parsed, field, value)
     if parsed.tzinfo is not None:
         return parsed.astimezone(UTC)
@@ -240,7 +252,7 @@ def parse_date(value: str, field: str) -> date:
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise UsageError(f"{field} {value!r} is not a date: use 'YYYY-MM-DD'") from None
+        raise UsageError(f"{field} {shown(value)} is not a date: use 'YYYY-MM-DD'") from None
     _check_year(day.year, value, field)
     return day
 
@@ -252,7 +264,7 @@ YEARS = range(2000, 2100)
 def _check_year(year: int, value: str, field: str) -> None:
     if year not in YEARS:
         raise UsageError(
-            f"{field} {value!r} is not between the years 2000 and 2099: check the year"
+            f"{field} {shown(value)} is not between the years 2000 and 2099: check the year"
         )
 
 
@@ -292,7 +304,7 @@ def parse_duration(value: str | int, field: str) -> timedelta:
         match = _DURATION.match(str(value))
         if not match:
             raise UsageError(
-                f"{field} {value!r} is not a duration: use a number with a unit, e.g. '30s', '45m', "
+                f"{field} {shown(value)} is not a duration: use a number with a unit, e.g. '30s', '45m', "
                 "'2h', '7d'"
             )
         unit = match.group("unit").lower()
@@ -301,7 +313,7 @@ def parse_duration(value: str | int, field: str) -> timedelta:
     try:
         return timedelta(seconds=seconds)
     except OverflowError:
-        raise UsageError(f"{field} {value!r} is far too long a duration") from None
+        raise UsageError(f"{field} {shown(value)} is far too long a duration") from None
 
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -324,7 +336,7 @@ def check_host(value: str, field: str) -> str:
     labels = ascii_name.split(".")
     if not ascii_name or len(ascii_name) > 253 or not all(_LABEL.match(x) for x in labels):
         raise UsageError(
-            f"{field}={value!r} is not a host name: check for typos such as '..', spaces or a "
+            f"{field}={shown(value)} is not a host name: check for typos such as '..', spaces or a "
             "part longer than 63 characters (e.g. smtp.fastmail.com)"
         )
     return ascii_name
