@@ -112,6 +112,8 @@ class SecretCache:
         self.clock = clock
         self._lock = threading.Lock()
         self._kept: dict[str, tuple[str, float | None]] = {}
+        #: Every secret seen in this process, kept (for `mask`) even after it is forgotten.
+        self._known: set[str] = set()
 
     def get(self, command: str, setting: str, timeout: float, *, tokens: bool = False) -> str:
         """The secret `command` prints, from memory while it is still good."""
@@ -123,7 +125,18 @@ class SecretCache:
         until = self.clock() + token_lifetime(secret, time.time()) if tokens else None
         with self._lock:
             self._kept[command] = (secret, until)
+            self._known.add(secret)
         return secret
+
+    def remember(self, secret: str | None) -> None:
+        """A secret given in the settings: masked like the ones commands print."""
+        if secret:
+            with self._lock:
+                self._known.add(secret)
+
+    def known(self) -> set[str]:
+        with self._lock:
+            return set(self._known)
 
     def forget(self, command: str | None) -> None:
         """The server refused it: the next use runs the command again."""
@@ -134,6 +147,7 @@ class SecretCache:
     def clear(self) -> None:
         with self._lock:
             self._kept.clear()
+            self._known.clear()
 
 
 #: Passwords and tokens of this process, shared by SMTP and IMAP (one token command serves both).
@@ -144,8 +158,23 @@ tokens = SecretCache()
 def password_of(password: str | None, command: str | None, setting: str, timeout: float) -> str:
     """The password given in the settings, or the one its command prints."""
     if command is None:
+        passwords.remember(password)
         return password or ""
     return passwords.get(command, setting, timeout)
+
+
+#: Shorter secrets are not masked: replacing "ab" everywhere would garble the text, not hide it.
+MASK_MIN_LENGTH = 4
+
+
+def mask(text: str, *secrets: str | None) -> str:
+    """The text with every secret replaced by ****: `secrets` (those of the settings) and every
+    password or token this process used or a command printed. The one mask for any text that
+    comes from a mail server (SMTP and IMAP) or may echo a setting."""
+    known = {s for s in secrets if s} | passwords.known() | tokens.known()
+    for secret in sorted((s for s in known if len(s) >= MASK_MIN_LENGTH), key=len, reverse=True):
+        text = text.replace(secret, "****")
+    return text
 
 
 def sasl_string(mechanism: str, username: str, token: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -142,6 +144,36 @@ def sqlite_file(url: str) -> Path | None:
     return Path(url[len("sqlite:///") :].split("?", 1)[0])
 
 
+def create_private(path: Path | None) -> None:
+    """Create a SQLite file that does not exist yet as 0600 (whatever the umask), before SQLite
+    opens it (`migrate` is what creates the database): it holds private notes and every message. SQLite gives its -wal and -shm files
+    the database file's mode."""
+    if path is None or str(path) in ("", ":memory:") or str(path).startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except (OSError, ValueError):  # there already, or no folder yet: SQLite says so if it matters
+        return
+    os.close(fd)
+
+
+def exposure(url: str) -> str:
+    """Why the SQLite file is a risk ("" if it is not): others can read it."""
+    path = sqlite_file(url)
+    if path is None:
+        return ""
+    found = []
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+        except (OSError, ValueError):
+            continue
+        if mode & 0o077:
+            who = "other users" if mode & 0o007 else "its group"
+            found.append(f"{file} can be read by {who} (mode {mode:o})")
+    return "; ".join(found)
+
+
 def migrate(db: Database, revision: str = "head") -> None:
     """Upgrade the database schema to `revision` (creating a SQLite file and its folder)."""
     from alembic import command
@@ -152,6 +184,7 @@ def migrate(db: Database, revision: str = "head") -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"cannot create the folder {path.parent}: {exc.strerror}") from None
+        create_private(path)
     with db.engine.begin() as conn:
         cfg = alembic_config(db.url)
         cfg.attributes["connection"] = conn

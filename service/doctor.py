@@ -42,6 +42,19 @@ class Check:
         return {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}[self.status]
 
 
+def _database_exposure(url: str) -> Iterator[Check]:
+    import shlex
+
+    from service.db import exposure, sqlite_file
+
+    exposed = exposure(url)
+    if exposed:
+        path = sqlite_file(url)
+        files = [str(path), f"{path}-wal", f"{path}-shm"] if path else []
+        fix = f"run: chmod 600 {' '.join(shlex.quote(f) for f in files)}" if files else ""
+        yield Check("database file", True, f"{exposed}: it holds your mail", fix, warning=True)
+
+
 def run_checks(settings: Settings, db: Database) -> Iterator[Check]:
     """Yield one Check a part; never raises for a problem it can describe."""
     yield Check("settings", True, settings.describe_env_file())
@@ -103,6 +116,7 @@ def run_checks(settings: Settings, db: Database) -> Iterator[Check]:
             )
         else:
             yield Check("database", True, f"{url} (schema {head})")
+            yield from _database_exposure(settings.database_url)
             yield _writable(db, url)
             yield from _attention(db)
             yield from _workers(settings, db)

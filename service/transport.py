@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from service.config import SmtpSettings
-from service.credentials import CredentialError, smtp_login
+from service.credentials import CredentialError, mask, smtp_login
 from service.errors import FollowupError
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,10 @@ class DeliveryError(FollowupError):
         refused: dict[str, tuple[int, str]] | None = None,
     ):
         self.address, self.phase, self.code, self.kind = address, phase, code, kind
-        self.refused = refused or {}
+        # A server may repeat what it was sent (`535 ... for password <pw>`): masked here, before
+        # the text is shown, logged or stored.
+        message = mask(message)
+        self.refused = {rcpt: (c, mask(text)) for rcpt, (c, text) in (refused or {}).items()}
         reply = f"{code} {message}" if code else message
         super().__init__(f"SMTP {address} ({phase}): {reply}")
         self.reply = reply
@@ -82,8 +85,9 @@ class Outgoing:
 
 
 def _decode(reply: bytes | str) -> str:
+    """A server's reply as one line, every known secret masked."""
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    return " ".join(text.split())
+    return mask(" ".join(text.split()))
 
 
 def _classify(code: int | None) -> str:

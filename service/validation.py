@@ -17,6 +17,18 @@ from service.errors import UsageError
 _LINE_BREAKS = {"\u2028", "\u2029", "\x85"}
 
 
+#: How much of a value an error message repeats: a 5,000-character setting is not echoed whole.
+SHOWN = 80
+
+
+def shown(value: object, limit: int = SHOWN) -> str:
+    """A value as an error message quotes it: its repr, cut short (saying how long it is)."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
 def _is_control(ch: str, allow_newlines: bool) -> bool:
     if allow_newlines and ch in "\n\t":
         return False
@@ -91,11 +103,11 @@ def check_email(value: str, field: str = "address") -> str:
     try:
         result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        raise UsageError(f"{field} {value!r} is not a valid email address: {exc}") from None
+        raise UsageError(f"{field} {shown(value)} is not a valid email address: {exc}") from None
     local = result.ascii_email.rpartition("@")[0] if result.ascii_email else ""
     if len(local) > 64:
         raise UsageError(
-            f"{field} {value!r} is not a valid email address: the part before the @ is "
+            f"{field} {shown(value)} is not a valid email address: the part before the @ is "
             f"{len(local)} characters long, at most 64 are allowed"
         )
     return result.ascii_email or result.normalized
@@ -132,7 +144,7 @@ def parse_mailbox(value: str, field: str = "contact") -> Mailbox:
         name = clean_line(match.group("name") or "", f"{field} name", required=False)
         addr = match.group("addr")
     elif "<" in value or ">" in value:
-        raise UsageError(f"{field} {value!r} is not of the form 'Name <address>'")
+        raise UsageError(f"{field} {shown(value)} is not of the form 'Name <address>'")
     else:
         name, addr = "", value
     return Mailbox(name=name, email=check_email(addr, f"{field} address"))
@@ -156,12 +168,12 @@ def check_zone(value: str, field: str = "time zone") -> ZoneInfo:
                 pass
         else:
             raise UsageError(
-                f"{field} {value!r} is a fixed offset or an old alias that ignores local "
+                f"{field} {shown(value)} is a fixed offset or an old alias that ignores local "
                 "daylight-saving rules: use the place's name, e.g. 'America/New_York' or "
                 "'Europe/Berlin' (or UTC)"
             )
     raise UsageError(
-        f"{field} {value!r} is not a known IANA time zone: use a name like 'Europe/Berlin' "
+        f"{field} {shown(value)} is not a known IANA time zone: use a name like 'Europe/Berlin' "
         "or 'America/New_York'"
     )
 
@@ -207,13 +219,13 @@ def parse_local_datetime(value: str, zone: ZoneInfo, field: str = "--at") -> dat
     value = clean_line(value, field, max_len=40)
     if not _AT.match(value):
         raise UsageError(
-            f"{field} {value!r} is not a date and time: use 'YYYY-MM-DD HH:MM', e.g. '2026-03-06 14:30'"
+            f"{field} {shown(value)} is not a date and time: use 'YYYY-MM-DD HH:MM', e.g. '2026-03-06 14:30'"
         )
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise UsageError(f"{field} {value!r} is not a real date and time: {exc}") from None
-    _check_year(parsed.year, value, field)
+        raise UsageError(f"{field} {shown(value)} is not a real date and time: {exc}") from None
+    check_moment(parsed, field, value)
     if parsed.tzinfo is not None:
         return parsed.astimezone(UTC)
     status = wall_time_status(parsed, zone)
@@ -229,7 +241,9 @@ def parse_local_datetime(value: str, zone: ZoneInfo, field: str = "--at") -> dat
             f"{field} {value} happens twice in {zone.key} (the clocks go back then): "
             f"add the UTC offset, e.g. '{value}{off0[:3]}:{off0[3:]}' or '{value}{off1[:3]}:{off1[3:]}'"
         )
-    return parsed.replace(tzinfo=zone).astimezone(UTC)
+    moment = parsed.replace(tzinfo=zone)
+    check_moment(moment, field, value)
+    return moment.astimezone(UTC)
 
 
 def parse_date(value: str, field: str) -> date:
@@ -238,7 +252,7 @@ def parse_date(value: str, field: str) -> date:
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise UsageError(f"{field} {value!r} is not a date: use 'YYYY-MM-DD'") from None
+        raise UsageError(f"{field} {shown(value)} is not a date: use 'YYYY-MM-DD'") from None
     _check_year(day.year, value, field)
     return day
 
@@ -250,7 +264,7 @@ YEARS = range(2000, 2100)
 def _check_year(year: int, value: str, field: str) -> None:
     if year not in YEARS:
         raise UsageError(
-            f"{field} {value!r} is not between the years 2000 and 2099: check the year"
+            f"{field} {shown(value)} is not between the years 2000 and 2099: check the year"
         )
 
 
@@ -264,15 +278,29 @@ def parse_id(value: str | int, field: str) -> int:
     over 4,300 digits, and SQLite and Postgres overflow far sooner)."""
     if isinstance(value, int) and not isinstance(value, bool):
         number: int | None = value
-        shown = str(value) if -(10**20) < value < 10**20 else "a huge number"
+        said = str(value) if -(10**20) < value < 10**20 else "a huge number"
     else:
         text = str(value).strip()
         small = text.isascii() and text.isdecimal() and len(text) <= 10
         number = int(text) if small else None
-        shown = repr(text) if len(text) <= 20 else repr(text[:20] + "...")
+        said = repr(text) if len(text) <= 20 else repr(text[:20] + "...")
     if number is None or not 1 <= number <= MAX_ID:
-        raise UsageError(f"{field} {shown} is not an id: give a whole number from 1 to {MAX_ID}")
+        raise UsageError(f"{field} {said} is not an id: give a whole number from 1 to {MAX_ID}")
     return number
+
+
+def check_moment(moment: datetime | date, field: str, value: str | None = None) -> None:
+    """The one check for every date that enters (CLI, CSV, .ics, .eml, API, web form, `load`):
+    its year, as written and in UTC, is within 2000-2099; else UsageError naming `field` and the
+    `value` as given (default: the moment itself)."""
+    shown = value if value is not None else moment.isoformat()
+    _check_year(moment.year, shown, field)
+    if isinstance(moment, datetime) and moment.utcoffset() is not None:
+        try:
+            in_utc = moment.astimezone(UTC)
+        except OverflowError:
+            in_utc = None
+        _check_year(in_utc.year if in_utc else 0, shown, field)
 
 
 def require_aware(moment: datetime, what: str = "time") -> datetime:
@@ -297,7 +325,7 @@ def parse_duration(value: str | int, field: str) -> timedelta:
         match = _DURATION.match(str(value))
         if not match:
             raise UsageError(
-                f"{field} {value!r} is not a duration: use a number with a unit, e.g. '30s', '45m', "
+                f"{field} {shown(value)} is not a duration: use a number with a unit, e.g. '30s', '45m', "
                 "'2h', '7d'"
             )
         unit = match.group("unit").lower()
@@ -306,7 +334,7 @@ def parse_duration(value: str | int, field: str) -> timedelta:
     try:
         return timedelta(seconds=seconds)
     except OverflowError:
-        raise UsageError(f"{field} {value!r} is far too long a duration") from None
+        raise UsageError(f"{field} {shown(value)} is far too long a duration") from None
 
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -329,7 +357,7 @@ def check_host(value: str, field: str) -> str:
     labels = ascii_name.split(".")
     if not ascii_name or len(ascii_name) > 253 or not all(_LABEL.match(x) for x in labels):
         raise UsageError(
-            f"{field}={value!r} is not a host name: check for typos such as '..', spaces or a "
+            f"{field}={shown(value)} is not a host name: check for typos such as '..', spaces or a "
             "part longer than 63 characters (e.g. smtp.fastmail.com)"
         )
     return ascii_name

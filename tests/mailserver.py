@@ -102,15 +102,20 @@ class Recorder:
 
 
 class Authenticator:
-    """Accepts exactly one username and password."""
+    """Accepts exactly one username and password; with `echo`, its refusal repeats the password
+    it was given (`535 ... for password <pw>`), as some servers do."""
 
-    def __init__(self, username: str, password: str):
-        self.username, self.password = username.encode(), password.encode()
+    def __init__(self, username: str, password: str, echo: bool = False):
+        self.username, self.password, self.echo = username.encode(), password.encode(), echo
 
     def __call__(self, server, session, envelope, mechanism, auth_data):
         ok = isinstance(auth_data, LoginPassword) and (
             auth_data.login == self.username and auth_data.password == self.password
         )
+        if not ok and self.echo and isinstance(auth_data, LoginPassword):
+            given = auth_data.password.decode(errors="replace")
+            message = f"535 5.7.8 Authentication failed for password {given}"
+            return AuthResult(success=False, handled=False, message=message)
         return AuthResult(success=ok, handled=False)
 
 
@@ -124,6 +129,7 @@ class MailServer:
         tls_context: ssl.SSLContext | None = None,
         auth: tuple[str, str] | None = None,
         hostname: str = "127.0.0.1",
+        echo: bool = False,
     ):
         self.recorder = Recorder()
         self.security = security
@@ -133,7 +139,7 @@ class MailServer:
         if security == "starttls":
             kwargs["tls_context"] = tls_context
         if auth is not None:
-            kwargs["authenticator"] = Authenticator(*auth)
+            kwargs["authenticator"] = Authenticator(*auth, echo=echo)
             # aiosmtpd only counts STARTTLS as TLS; implicit TLS (ssl) is encrypted from the start.
             kwargs["auth_require_tls"] = security == "starttls"
         self.controller = Controller(

@@ -9,10 +9,8 @@ export (service.archive.portable), which `restore` (or `load`) reads back into e
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +23,7 @@ from service.archive import portable, reading, scrub
 from service.db import Database, error_line, migrate, sqlite_file
 from service.errors import UsageError
 from service.models import LIVE, FollowUp, Kind, Reason, Status
+from service.outfile import out_file
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -41,10 +40,10 @@ def default_path(db: Database, folder: Path, now: datetime) -> Path:
     return folder / f"followup-backup-{now:%Y%m%d-%H%M%S}.{suffix}"
 
 
-def backup(db: Database, out: Path, now: datetime) -> Result:
-    """A consistent copy of the database in `out`, written atomically."""
-    out = out.resolve()
-    with atomic_path(out) as tmp:
+def backup(db: Database, out: Path, now: datetime, *, force: bool = False) -> Result:
+    """A consistent copy of the database in `out`, written atomically: a new file, or (with
+    `force`) one that replaces a regular file; never a device, FIFO or symbolic link."""
+    with out_file(out, force=force) as tmp:
         path = sqlite_file(db.url)
         if path is not None:
             source = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
@@ -203,27 +202,7 @@ def hold_due(db: Database, now: datetime, *, actor: str) -> list[int]:
     return [fid for fid, _, _ in rows]
 
 
-@contextlib.contextmanager
-def atomic_path(target: Path) -> Iterator[str]:
-    """A temporary file next to `target`, renamed over it only when complete (and synced): a
-    reader never sees half a file, and a failure leaves the old one as it was."""
-    try:
-        if target.is_dir():
-            raise UsageError(f"{target} is a folder: name the file to write")
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
-    except OSError as exc:
-        raise UsageError(f"cannot write in {target.parent}: {exc.strerror}") from None
-    except ValueError:  # a NUL in the name
-        raise UsageError(f"{str(target)!r} is not a file name") from None
-    os.close(fd)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        try:
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise UsageError(f"cannot write {target}: {exc.strerror}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+def _empty(db: Database) -> None:
+    with db.transaction() as session:
+        for table in reversed(portable.tables()):
+            session.execute(table.delete())

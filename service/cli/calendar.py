@@ -161,8 +161,9 @@ def _writer(report: IO[str], app: App, *, dry_run: bool, as_json: bool) -> Calla
 @click.option(
     "--out", "out", type=FILE, help="Write to this file (atomically) instead of to the output."
 )
+@click.option("--force", is_flag=True, help="Replace the --out file if it exists.")
 @pass_app
-def export_cmd(app: App, as_ics: bool, as_json: bool, out: str | None) -> None:
+def export_cmd(app: App, as_ics: bool, as_json: bool, out: str | None, force: bool) -> None:
     """Export the upcoming follow-ups as a calendar (--ics): re-importing it updates the
     events; or every record as JSON Lines (--json), the format of docs/data-format.md."""
     from service.errors import UsageError
@@ -172,10 +173,16 @@ def export_cmd(app: App, as_ics: bool, as_json: bool, out: str | None) -> None:
             "say what to export: --ics (the schedule, for your calendar) or --json (all your "
             "data, for `followup load`)"
         )
+    from pathlib import Path
+
+    from service.outfile import check_target, out_file
+
+    if out is not None:
+        check_target(Path(out), force=force)  # before the database is read
     db = app.ready_db()
     now = app.now()
     if as_json:
-        _export_json(db, out, now)
+        _export_json(db, out, now, force)
         return
     from service.importing.export import calendar_bytes, load_schedule
 
@@ -191,24 +198,20 @@ def export_cmd(app: App, as_ics: bool, as_json: bool, out: str | None) -> None:
         sys.stdout.buffer.write(body)
         sys.stdout.flush()
         return
-    from pathlib import Path
-
-    from service.archive.backup import atomic_path
-
-    with atomic_path(Path(out)) as tmp, open(tmp, "wb") as fh:
+    with out_file(Path(out), force=force) as tmp, open(tmp, "wb") as fh:
         fh.write(body)
     click.echo(f"wrote {len(rows)} follow-up(s) to {out}", err=True)
 
 
-def _export_json(db: Database, out: str | None, now: datetime) -> None:
+def _export_json(db: Database, out: str | None, now: datetime, force: bool) -> None:
     from pathlib import Path
 
     from service.archive import portable
-    from service.archive.backup import atomic_path
+    from service.outfile import out_file
 
     if out is None:
         portable.export(db, sys.stdout, now)
         return
-    with atomic_path(Path(out)) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+    with out_file(Path(out), force=force) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         counts = portable.export(db, fh, now)
     click.echo(f"wrote {portable.describe(counts)} to {out}", err=True)

@@ -26,8 +26,9 @@ UNCHECKED = (
     help="The file to write (default: backups/followup-backup-DATE.db, or .jsonl for Postgres, "
     "in the data folder).",
 )
+@click.option("--force", is_flag=True, help="Replace the --out file if it exists.")
 @pass_app
-def backup_cmd(app: App, out: str | None) -> None:
+def backup_cmd(app: App, out: str | None, force: bool) -> None:
     """Copy the database, consistently, while the worker runs (written atomically)."""
     from pathlib import Path
 
@@ -41,7 +42,7 @@ def backup_cmd(app: App, out: str | None) -> None:
         target = backup.default_path(db, folder, now)
     else:
         target = Path(out)
-    result = backup.backup(db, target, now)
+    result = backup.backup(db, target, now, force=force)
     click.echo(f"backed up to {result.path} ({result.what})")
 
 

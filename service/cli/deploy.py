@@ -78,8 +78,8 @@ def service_install_cmd(app: App, user: bool, print_only: bool, force: bool) -> 
     from pathlib import Path
 
     from service import systemd
-    from service.archive.backup import atomic_path
     from service.errors import UsageError
+    from service.outfile import atomic_path
 
     settings = app.settings  # checked now: a unit for settings that do not load would exit 78
     executable = shutil.which("followup") or str(Path(sys.argv[0]).resolve())

@@ -11,7 +11,7 @@ from service.config.login import auth_mechanism, one_secret, token_command
 from service.config.smtp import LOCAL_HOSTS, load_ca_file
 from service.config.values import duration, path, whole
 from service.errors import ConfigError, UsageError
-from service.validation import check_host
+from service.validation import check_host, shown
 
 SECURITY_CHOICES = ("ssl", "starttls", "none")
 DEFAULT_PORTS = {"ssl": 993, "starttls": 143, "none": 143}
@@ -56,7 +56,7 @@ def imap_settings(env: Mapping[str, str], base: Path) -> ImapSettings | None:
     security = env.get("FOLLOWUP_IMAP_SECURITY", "").strip().lower() or "ssl"
     if security not in SECURITY_CHOICES:
         raise ConfigError(
-            f"FOLLOWUP_IMAP_SECURITY={security!r} is not accepted: use ssl, starttls or none"
+            f"FOLLOWUP_IMAP_SECURITY={shown(security)} is not accepted: use ssl, starttls or none"
         )
     if security == "none" and host not in LOCAL_HOSTS:
         raise ConfigError(
@@ -89,14 +89,16 @@ def imap_settings(env: Mapping[str, str], base: Path) -> ImapSettings | None:
     bad = any(not c.isprintable() for f in folders for c in f)
     if not folders or bad or any(len(f) > 300 for f in folders):
         raise ConfigError(
-            f"FOLLOWUP_IMAP_FOLDERS={raw_folders!r} is not accepted: give folder names separated "
+            f"FOLLOWUP_IMAP_FOLDERS={shown(raw_folders)} is not accepted: give folder names separated "
             "by commas, e.g. 'INBOX' or 'INBOX, Jobs'"
         )
     sent = env.get("FOLLOWUP_IMAP_SENT", "").strip() or "auto"
     if sent.lower() in ("auto", "off"):
         sent = sent.lower()
     elif any(not c.isprintable() for c in sent) or len(sent) > 300:
-        raise ConfigError(f"FOLLOWUP_IMAP_SENT={sent!r} is not accepted: use auto, off or a name")
+        raise ConfigError(
+            f"FOLLOWUP_IMAP_SENT={shown(sent)} is not accepted: use auto, off or a name"
+        )
     ca_file = load_ca_file("FOLLOWUP_SMTP_CA_FILE", path(env, "FOLLOWUP_SMTP_CA_FILE", base))
     timeout = duration(env, "FOLLOWUP_IMAP_TIMEOUT", "30s", longest=timedelta(minutes=10))
     oauth = auth != "password"

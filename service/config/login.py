@@ -7,6 +7,7 @@ import shlex
 from collections.abc import Mapping
 
 from service.errors import ConfigError
+from service.validation import shown
 
 #: FOLLOWUP_SMTP_AUTH: a password (LOGIN/PLAIN), or an OAuth2 access token by SASL XOAUTH2 or
 #: OAUTHBEARER (RFC 7628). The same mechanism logs in to IMAP.
@@ -19,7 +20,7 @@ def auth_mechanism(env: Mapping[str, str]) -> str:
     raw = env.get("FOLLOWUP_SMTP_AUTH", "").strip().lower() or "password"
     if raw not in AUTH_CHOICES:
         raise ConfigError(
-            f"FOLLOWUP_SMTP_AUTH={raw!r} is not accepted: use password, xoauth2 or oauthbearer"
+            f"FOLLOWUP_SMTP_AUTH={shown(raw)} is not accepted: use password, xoauth2 or oauthbearer"
         )
     return raw
 

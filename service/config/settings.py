@@ -23,7 +23,15 @@ from service.config.values import (
 from service.config.web import WebSettings, web_settings
 from service.errors import ConfigError, UsageError
 from service.languages import check_language
-from service.validation import Mailbox, check_email, check_zone, is_dir, is_file, parse_mailbox
+from service.validation import (
+    Mailbox,
+    check_email,
+    check_zone,
+    is_dir,
+    is_file,
+    parse_mailbox,
+    shown,
+)
 
 #: A sender copied from the example file unchanged: never to be sent from over SMTP.
 PLACEHOLDER_DOMAINS = ("example.com", "example.org", "example.net")
@@ -126,7 +134,7 @@ def load_settings(
         zone = check_zone(zone_name, "FOLLOWUP_TIMEZONE")
     except UsageError:
         raise ConfigError(
-            f"FOLLOWUP_TIMEZONE={zone_name!r} is not accepted: use an IANA zone such as "
+            f"FOLLOWUP_TIMEZONE={shown(zone_name)} is not accepted: use an IANA zone such as "
             "'Europe/Berlin'"
         ) from None
 
@@ -155,7 +163,7 @@ def load_settings(
     log_level = env.get("FOLLOWUP_LOG_LEVEL", "").strip().upper() or "INFO"
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(
-            f"FOLLOWUP_LOG_LEVEL={log_level!r} is not accepted: use DEBUG, INFO, WARNING or ERROR"
+            f"FOLLOWUP_LOG_LEVEL={shown(log_level)} is not accepted: use DEBUG, INFO, WARNING or ERROR"
         )
 
     smtp = smtp_settings(env, config_dir)
@@ -164,7 +172,7 @@ def load_settings(
         language = check_language(raw_language, "FOLLOWUP_LANGUAGE")
     except UsageError:
         raise ConfigError(
-            f"FOLLOWUP_LANGUAGE={raw_language!r} is not accepted: use a language code such as "
+            f"FOLLOWUP_LANGUAGE={shown(raw_language)} is not accepted: use a language code such as "
             "en, de, fr or es"
         ) from None
     return Settings(

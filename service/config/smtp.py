@@ -11,7 +11,7 @@ from pathlib import Path
 from service.config.login import auth_mechanism, one_secret, token_command
 from service.config.values import duration, path, whole
 from service.errors import ConfigError, UsageError
-from service.validation import check_host, is_file
+from service.validation import check_host, is_file, shown
 
 SECURITY_CHOICES = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -69,7 +69,7 @@ def smtp_settings(env: Mapping[str, str], base: Path) -> SmtpSettings | None:
     security = env.get("FOLLOWUP_SMTP_SECURITY", "").strip().lower() or "starttls"
     if security not in SECURITY_CHOICES:
         raise ConfigError(
-            f"FOLLOWUP_SMTP_SECURITY={security!r} is not accepted: use starttls, ssl or none"
+            f"FOLLOWUP_SMTP_SECURITY={shown(security)} is not accepted: use starttls, ssl or none"
         )
     raw_host = env.get("FOLLOWUP_SMTP_HOST", "").strip()
     if not raw_host:
@@ -122,7 +122,7 @@ def send_lease(env: Mapping[str, str], smtp: SmtpSettings | None) -> timedelta:
     lease = duration(env, "FOLLOWUP_SEND_LEASE", "10m", longest=timedelta(days=7))
     if lease < floor:
         raise ConfigError(
-            f"FOLLOWUP_SEND_LEASE={given!r} is not accepted: it must be at least 3 x "
+            f"FOLLOWUP_SEND_LEASE={shown(given)} is not accepted: it must be at least 3 x "
             f"FOLLOWUP_SMTP_TIMEOUT ({int(floor.total_seconds())}s), or a slow send would be "
             "flagged uncertain while it is still running"
         )

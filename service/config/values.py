@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from service.errors import ConfigError, UsageError
-from service.validation import parse_duration, user_path
+from service.validation import parse_duration, shown, user_path
 
 #: Durations longer than this are typos (and overflow date arithmetic).
 LONGEST = timedelta(days=3650)
@@ -22,7 +22,7 @@ def boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
         return True
     if raw in ("off", "false", "no", "0"):
         return False
-    raise ConfigError(f"{name}={raw!r} is not accepted: use 'on' or 'off'")
+    raise ConfigError(f"{name}={shown(raw)} is not accepted: use 'on' or 'off'")
 
 
 def whole(
@@ -37,7 +37,7 @@ def whole(
         value = minimum - 1
     if not minimum <= value <= maximum:
         raise ConfigError(
-            f"{name}={raw!r} is not accepted: use a whole number from {minimum} to {maximum}"
+            f"{name}={shown(raw)} is not accepted: use a whole number from {minimum} to {maximum}"
         )
     return value
 
@@ -50,16 +50,16 @@ def duration(
         value = parse_duration(raw, name)
     except UsageError:
         raise ConfigError(
-            f"{name}={raw!r} is not accepted: use seconds or a number with a unit, e.g. '30s', "
+            f"{name}={shown(raw)} is not accepted: use seconds or a number with a unit, e.g. '30s', "
             "'10m', '2h', '3d'"
         ) from None
     if value <= timedelta(0):
-        raise ConfigError(f"{name}={raw!r} is not accepted: it must be longer than zero")
+        raise ConfigError(f"{name}={shown(raw)} is not accepted: it must be longer than zero")
     if value > longest:
         raise ConfigError(
-            f"{name}={raw!r} is not accepted: at most {longest.days} days"
+            f"{name}={shown(raw)} is not accepted: at most {longest.days} days"
             if longest >= timedelta(days=1)
-            else f"{name}={raw!r} is not accepted: at most {int(longest.total_seconds())}s"
+            else f"{name}={shown(raw)} is not accepted: at most {int(longest.total_seconds())}s"
         )
     return value
 
@@ -78,14 +78,14 @@ def database_url(env: Mapping[str, str], data_dir: Path) -> str:
         return f"sqlite:///{data_dir / 'followup.db'}"
     if raw.startswith("sqlite:") and not raw.startswith("sqlite:///"):
         raise ConfigError(
-            f"FOLLOWUP_DATABASE_URL={raw!r} is not accepted: use sqlite:///followup.db (a file "
+            f"FOLLOWUP_DATABASE_URL={shown(raw)} is not accepted: use sqlite:///followup.db (a file "
             "here) or sqlite:////absolute/path.db"
         )
     if raw.startswith("sqlite:///") and not raw.startswith("sqlite:////"):
         rest = raw[len("sqlite:///") :]
         if not rest or rest.startswith(":memory:") or rest.startswith("?"):
             raise ConfigError(
-                f"FOLLOWUP_DATABASE_URL={raw!r} is not accepted: that is a database in memory, "
+                f"FOLLOWUP_DATABASE_URL={shown(raw)} is not accepted: that is a database in memory, "
                 "gone when the command ends; give a file, e.g. sqlite:///followup.db"
             )
         return f"sqlite:///{data_dir / rest}"
@@ -123,7 +123,7 @@ def holidays_code(env: Mapping[str, str]) -> str | None:
     supported = holidays_lib.list_supported_countries()
     if country not in supported or (subdiv and subdiv not in supported[country]):
         raise ConfigError(
-            f"FOLLOWUP_HOLIDAYS={raw!r} is not accepted: use a country code such as 'US' or 'DE', "
+            f"FOLLOWUP_HOLIDAYS={shown(raw)} is not accepted: use a country code such as 'US' or 'DE', "
             "optionally with a subdivision such as 'DE-BY', or leave it empty for none"
         )
     return raw

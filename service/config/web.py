@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from service.config.values import whole
 from service.errors import ConfigError, UsageError
 from service.passwords import suggestion, weakness
-from service.validation import check_host
+from service.validation import check_host, shown
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -165,7 +165,7 @@ def _url(env: Mapping[str, str]) -> str | None:
     if not raw:
         return None
     bad = ConfigError(
-        f"FOLLOWUP_WEB_URL={raw!r} is not accepted: give the address you open followup at, "
+        f"FOLLOWUP_WEB_URL={shown(raw)} is not accepted: give the address you open followup at, "
         "e.g. http://127.0.0.1:8080 or https://followup.example.org"
     )
     if not raw.isascii() or not raw.isprintable() or " " in raw or len(raw) > 300:

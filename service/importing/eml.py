@@ -6,6 +6,7 @@ import email
 from email import errors, policy
 from email.message import Message
 
+from service.bounds import mime_nesting_problem
 from service.importing import ics
 from service.importing.records import ImportedInterview, ImportOptions, Problems
 from service.importing.text import decode
@@ -27,6 +28,10 @@ def read_message(
 ) -> list[ImportedInterview]:
     """Every interview in the message's calendar parts; the same invitation sent twice (Google
     attaches it inline and as invite.ics) counts once."""
+    nesting = mime_nesting_problem(data)
+    if nesting:
+        problems.add(file, nesting)
+        return []
     message = email.message_from_bytes(data, policy=policy.default)
     parts = [part for part in message.walk() if _is_calendar(part)]
     if not parts:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from service.bounds import LARGEST_MESSAGE
 from service.importing import csvfile, eml, ics
 from service.importing.records import ImportedInterview, ImportOptions, Problems
 from service.importing.text import decode, other_encoding, strip_bom
@@ -13,8 +14,6 @@ from service.importing.text import decode, other_encoding, strip_bom
 #: File name endings and the kind of file each promises.
 KINDS = {".ics": "ics", ".ical": "ics", ".ifb": "ics", ".eml": "eml", ".csv": "csv"}
 KIND_NAMES = {"ics": "a calendar (.ics)", "eml": "an email message (.eml)", "csv": "a CSV file"}
-#: An invitation or a message larger than this is not one: refuse it before reading it whole.
-LARGEST_MESSAGE = 50 * 1024 * 1024
 _HEADER = re.compile(rb"^[A-Za-z0-9-]+:[ \t]?\S")
 
 

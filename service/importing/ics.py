@@ -17,7 +17,7 @@ from service.importing.records import ImportedInterview, ImportOptions, Problems
 from service.importing.structure import structure_problem
 from service.importing.summary import company_and_role
 from service.importing.zones import localize, zone_for_tzid
-from service.validation import clean_line
+from service.validation import check_moment, clean_line
 
 #: What an invitation may ask; REPLY, COUNTER and the like answer one and are no interview.
 METHODS = ("PUBLISH", "REQUEST", "CANCEL")
@@ -191,6 +191,7 @@ class _EventReader:
         fallback = self._fallback_zone()
         try:
             starts_at, named = self._instant(prop, "DTSTART", fallback or self.options.user_zone)
+            check_moment(starts_at, "DTSTART", prop.to_ical().decode(errors="replace"))
         except UsageError as exc:
             self.fail(str(exc), "DTSTART")
             return None, ""
@@ -220,6 +221,7 @@ class _EventReader:
         moment, tzid = prop.dt, prop.params.get("TZID")
         if not isinstance(moment, datetime):  # callers let only DATE-TIME values this far
             raise UsageError(f"{what} is not a date with a time")
+        check_moment(moment, what, prop.to_ical().decode(errors="replace"))
         if tzid:
             named = zone_for_tzid(str(tzid))
             if named:

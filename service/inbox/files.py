@@ -4,8 +4,8 @@ against the database, exactly as a pass over the mailbox would, without changing
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
+from service.bounds import read_message_file
 from service.config import Settings
 from service.db import Database
 from service.errors import UsageError
@@ -19,12 +19,7 @@ def read_files(paths: list[str]) -> list[tuple[str, Incoming]]:
     """Parse every file first: one that is not a message is a usage error, named in one line."""
     parsed = []
     for name in paths:
-        try:
-            raw = Path(name).read_bytes()
-        except OSError as exc:
-            raise UsageError(f"{name!r}: cannot be read ({exc.strerror})") from None
-        except ValueError:  # a NUL in the name
-            raise UsageError(f"{name!r} is not a file name") from None
+        raw = read_message_file(name)
         try:
             parsed.append((name, parse_message(raw)))
         except MessageError as exc:

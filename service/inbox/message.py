@@ -139,6 +139,11 @@ def parse_message(raw: bytes) -> Incoming:
     head = raw[:200].lstrip()
     if b":" not in head.split(b"\n", 1)[0]:
         raise MessageError("does not start with a header line: not an email message")
+    from service.bounds import mime_nesting_problem
+
+    nesting = mime_nesting_problem(raw)
+    if nesting:
+        raise MessageError(nesting)
     try:
         headers = _HEADER_PARSER.parsebytes(raw)
     except Exception as exc:  # the parser is lenient; anything it raises means "unreadable"

@@ -74,7 +74,9 @@ class Mailbox:
             )
         else:
             text = str(exc) or type(exc).__name__
-        text = text.replace(self.settings.password, "****") if self.settings.password else text
+        from service.credentials import mask
+
+        text = mask(text, self.settings.password)
         return InboxUnavailable(f"IMAP {self.settings.address} ({phase}): {' '.join(text.split())}")
 
     def open(self) -> Mailbox:
@@ -105,7 +107,7 @@ class Mailbox:
             raise self._error(phase, exc) from None
         except FollowupError as exc:  # a password or token command that failed
             self.close()
-            raise InboxUnavailable(f"IMAP {s.address} ({phase}): {exc}") from None
+            raise self._error(phase, exc) from None
         return self
 
     def close(self) -> None:

@@ -197,12 +197,12 @@ def _rule_of(settings: Settings) -> ReviewRule:
 
 
 def mask(settings: Settings, text: str) -> str:
-    """The text with every secret of the settings replaced by ****."""
+    """The text with every secret of the settings (and of their commands) replaced by ****."""
+    from service.credentials import mask as mask_secrets
+
     found = [settings.web.password, settings.web.api_token]
     found += [getattr(settings.smtp, "password", None), getattr(settings.imap, "password", None)]
-    for secret in sorted({s for s in found if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, "****")
-    return text
+    return mask_secrets(text, *found)
 
 
 def web_of(request: Request) -> Web:
