@@ -346,3 +346,25 @@ def test_load_of_odd_nested_or_huge_input_exits_2_in_one_line_and_writes_nothing
     assert result.code == 2, result
     assert result.err.count("\n") == 1 and "Traceback" not in result.err
     assert _count(db_url) == 0
+
+
+@pytest.mark.parametrize("year", ["0001", "9999"])
+def test_a_date_outside_2000_2099_in_a_file_is_refused_as_the_cli_refuses_it(
+    workdir, run, clock, record_interview, tmp_path, backend, request, year
+):
+    lines = _export(run, record_interview, tmp_path)
+    odd = []
+    for line in lines:
+        item = json.loads(line)
+        if item.get("table") == "interviews":
+            at = item["row"]["starts_at"]
+            item["row"]["starts_at"] = year + at[4:]
+            line = json.dumps(item)
+        odd.append(line)
+    path = tmp_path / "odd-year.jsonl"
+    path.write_text("\n".join(_retrail(odd)) + "\n")
+    target = _target(backend, tmp_path, request)
+    refused = run("load", str(path), env={"FOLLOWUP_DATABASE_URL": target})
+    assert refused.code == 2 and refused.err.count("\n") == 1, refused.err
+    assert "is not between the years 2000 and 2099" in refused.err
+    assert _count(target) == 0

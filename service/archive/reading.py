@@ -23,6 +23,7 @@ from sqlalchemy import JSON, Boolean, Date, Integer, LargeBinary, String, Table
 
 from service.errors import UsageError
 from service.models import UTCDateTime
+from service.validation import YEARS
 
 #: The largest file read: ten times the largest export measured (176 MB for 133,000 follow-ups).
 MAX_FILE = 2 * 1024**3
@@ -115,6 +116,13 @@ def _depth(value: Any) -> int:
     return 0
 
 
+def _in_years(moment: Any, value: str) -> Any:
+    """The one rule for every date that enters (validation.YEARS), as the CLI says it."""
+    if moment.year not in YEARS:
+        raise ValueError(f"{value!r} is not between the years 2000 and 2099: check the year")
+    return moment
+
+
 def column(value: Any, kind: Any) -> Any:
     """A value of the file as the database takes it; ValueError saying what does not fit."""
     if value is None:
@@ -125,11 +133,11 @@ def column(value: Any, kind: Any) -> Any:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         if moment.tzinfo is None:
             raise ValueError(f"{value!r} has no time zone (followup writes UTC, with a Z)")
-        return moment.astimezone(UTC)
+        return _in_years(moment.astimezone(UTC), value)
     if isinstance(kind, Date):
         if not isinstance(value, str):
             raise ValueError(f"{value!r} is not a date")
-        return date.fromisoformat(value)
+        return _in_years(date.fromisoformat(value), value)
     if isinstance(kind, LargeBinary):
         if not isinstance(value, str):
             raise ValueError("bytes are written in base64")
