@@ -111,6 +111,7 @@ def cancel(
                 now,
                 actor=actor,
                 detail="cancelled by the user",
+                last_error=None,  # an earlier error is not why it is cancelled
                 reason=Reason.USER,
             )
         except StateConflict:

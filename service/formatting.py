@@ -151,7 +151,8 @@ def status_text(f: Listed, user_zone: ZoneInfo, rule: ReviewRule | None = None) 
     if f.status == "planned" and rule is not None and rule.of_row(f):
         return "planned (review)"
     if f.status in ("cancelled", "expired", "failed", "pending_review") and f.last_error:
-        return f"{f.status}: {f.last_error}"
+        # Rows cancelled by a bounce in earlier versions stored "cancelled: mail to … bounced".
+        return f"{f.status}: {f.last_error.removeprefix(f'{f.status}: ')}"
     if f.status in ("cancelled", "expired") and f.reason:
         return f"{f.status} ({f.reason})"
     return f.status

@@ -386,7 +386,15 @@ def cancel_live(
     ).all()
     for fid, status in rows:
         events.transition(
-            session, fid, [status], Status.CANCELLED, now, actor=actor, detail=detail, reason=reason
+            session,
+            fid,
+            [status],
+            Status.CANCELLED,
+            now,
+            actor=actor,
+            detail=detail,
+            last_error=None,  # an earlier error is not why it is cancelled
+            reason=reason,
         )
     return len(rows)
 

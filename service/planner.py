@@ -125,6 +125,7 @@ class Planner:
                     now,
                     actor=actor,
                     detail="no longer in the plan for this interview",
+                    last_error=None,
                     reason=Reason.SCHEDULE,
                 )
                 to = names.get(row.recipient_key, row.recipient_key)
@@ -178,6 +179,7 @@ class Planner:
                     now,
                     actor=actor,
                     detail="too late for the interview's date after it changed",
+                    last_error=None,
                     reason=Reason.SCHEDULE,
                     **timing,
                 )

@@ -664,3 +664,32 @@ def test_the_start_of_a_transmission_refuses_an_interview_whose_company_replied(
     db.dispose()
     assert mailserver.received == []
     assert by_step(db_url, "thank_you").status == "planned"
+
+
+def test_a_cancelled_follow_up_shows_why_it_was_cancelled_not_its_old_error(
+    workdir, run, clock, immediate_plan, mailserver, record_interview, db_url, monkeypatch
+):
+    for k, v in mailserver.env().items():
+        monkeypatch.setenv(k, v)
+    run("migrate")
+    record_interview(company="Acme Corp")
+    record_interview(company="Globex")
+    mailserver.recorder.mode = "defer"
+    assert "2 deferred" in run("worker", "--once").out
+    listed = run("schedule", "--all", "--json").json()
+    acme, globex = (
+        next(f for f in listed if f["company"] == c and f["status"] == "deferred")
+        for c in ("Acme Corp", "Globex")
+    )
+    assert "451" in acme["last_error"]
+
+    assert run("cancel", str(acme["id"])).code == 0
+    assert run("interview", "close", str(globex["interview_id"]), "--outcome", "withdrawn").code == 0
+
+    after = {f["id"]: f for f in run("schedule", "--all", "--json").json()}
+    assert after[acme["id"]]["status"] == "cancelled" and after[acme["id"]]["last_error"] is None
+    assert after[globex["id"]]["status"] == "cancelled"
+    assert after[globex["id"]]["last_error"] is None
+    shown = run("schedule", "--all").out
+    assert "451" not in shown
+    assert "cancelled (user)" in shown and "cancelled (closed)" in shown

@@ -226,6 +226,19 @@ def test_a_bounce_marks_the_follow_up_bounced_cancels_later_steps_to_it_and_tell
     assert notice["recipient"] == "me" and notice["subject"].startswith("Returned:")
 
 
+def test_a_step_cancelled_by_a_bounce_says_cancelled_once(dovecot, imap, sent, run):
+    interview, thank_you = sent
+    deliver(dovecot, imap, "bounce_postfix.eml", thank_you["message_id"])
+    check(run)
+
+    later = by_step(schedule(run), interview["id"])["status_check:jane@acme.example"]
+    assert later["status"] == "cancelled"
+    assert later["last_error"] == "mail to jane@acme.example bounced"
+    shown = run("schedule", "--all").out
+    assert "cancelled: mail to jane@acme.example bounced" in shown
+    assert "cancelled: cancelled" not in shown
+
+
 def test_a_delayed_report_changes_nothing(dovecot, imap, sent, run):
     interview, thank_you = sent
     before = schedule(run)

@@ -60,3 +60,27 @@ def test_interview_list_filters_and_its_json_is_one_object_a_line(workdir, run, 
         "Acme"
     ]
     assert run("interview", "list", "--status", "offer").out.count("Globex") == 1
+
+
+def test_a_bounce_cancellation_stored_by_an_earlier_version_says_cancelled_once(
+    workdir, run, clock, db_url
+):
+    from sqlalchemy import update
+
+    from service.db import Database
+    from service.models import FollowUp
+
+    clock.set(datetime(2026, 9, 1, 12, 0, tzinfo=UTC))
+    run("migrate")
+    add(run, "Acme", "2026-09-07 10:00")
+    run("interview", "close", "1", "--outcome", "rejected")
+    db = Database(db_url)
+    with db.transaction() as session:  # the text earlier versions stored on a bounce
+        session.execute(
+            update(FollowUp).values(last_error="cancelled: mail to jane@acme.example bounced")
+        )
+    db.dispose()
+
+    shown = run("schedule", "--all").out
+    assert "cancelled: mail to jane@acme.example bounced" in shown
+    assert "cancelled: cancelled" not in shown

@@ -243,7 +243,7 @@ def _bounced(session: Session, bounce: Bounce, match: Match, ctx: Context) -> li
                 actor=ctx.actor,
                 kind="bounced_address",
                 detail={"reason": "bounced", "address": address, "diagnostic": bounce.diagnostic},
-                last_error=f"cancelled: mail to {address} bounced"[:500],
+                last_error=f"mail to {address} bounced"[:500],  # shown after "cancelled: "
                 reason=Reason.BOUNCED,
             )
             done.append(f"cancelled follow-up {fid} (its address bounced)")
