@@ -1,4 +1,4 @@
-"""The event log read back: what happened to follow-ups and interviews, oldest first."""
+"""The event log read back: what happened to follow-ups and interviews, in the order written."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from service.models import Event, InboxMessage
 def events_of(
     db: Database, *, followup_ids: Sequence[int] = (), interview_id: int | None = None
 ) -> dict[int | None, list[Event]]:
-    """Events of these follow-ups (and of the interview itself, under the key None)."""
+    """Events of these follow-ups (and of the interview itself, under the key None), in the order
+    they were written: by id, never by `at` (another process's clock, or a `now` taken at the start
+    of a long pass, can stamp a later event earlier), kind or status."""
     conditions: list[ColumnElement[bool]] = []
     if followup_ids:
         conditions.append(Event.followup_id.in_(list(followup_ids)))
@@ -25,7 +27,7 @@ def events_of(
         return found
     with db.reading() as session:
         for event in session.scalars(
-            select(Event).where(or_(*conditions)).order_by(Event.at, Event.id)
+            select(Event).where(or_(*conditions)).order_by(Event.id)
         ):
             found.setdefault(event.followup_id, []).append(event)
     return found

@@ -542,3 +542,40 @@ def test_review_of_an_empty_queue_says_so(review_on, run):
     run("migrate")
     result = run("review")
     assert (result.code, result.out) == (0, "Nothing waits for review.\n")
+
+
+def test_the_history_lists_events_of_the_same_moment_in_the_order_they_happened(
+    review_on, run, clock, record_interview, db_url
+):
+    from service import history
+
+    fid = setup_queue(run, record_interview)[0]["id"]
+    # The clock stands still: approve and reject happen at the same `at`.
+    assert run("approve", str(fid)).code == 0
+    assert run("reject", str(fid)).code == 0
+    db = Database(db_url)
+    try:
+        listed = history.events_of(db, followup_ids=[fid])[fid]
+    finally:
+        db.dispose()
+    assert [e.kind for e in listed] == ["planned", "pending_review", "approved", "rejected"]
+
+
+def test_the_history_keeps_the_order_events_were_written_when_a_clock_lags(
+    review_on, run, clock, record_interview, db_url
+):
+    """An event written later with an earlier `at` (another process's clock, a `now` taken at
+    the start of a long pass) is still listed after the ones written before it."""
+    from service import history
+
+    fid = setup_queue(run, record_interview)[0]["id"]
+    clock.advance(timedelta(seconds=5))
+    assert run("approve", str(fid)).code == 0
+    clock.advance(timedelta(seconds=-3))
+    assert run("reject", str(fid)).code == 0
+    db = Database(db_url)
+    try:
+        listed = history.events_of(db, followup_ids=[fid])[fid]
+    finally:
+        db.dispose()
+    assert [e.kind for e in listed][-2:] == ["approved", "rejected"]
