@@ -26,9 +26,7 @@ def events_of(
     if not conditions:
         return found
     with db.reading() as session:
-        for event in session.scalars(
-            select(Event).where(or_(*conditions)).order_by(Event.id)
-        ):
+        for event in session.scalars(select(Event).where(or_(*conditions)).order_by(Event.id)):
             found.setdefault(event.followup_id, []).append(event)
     return found
 

@@ -684,7 +684,9 @@ def test_a_cancelled_follow_up_shows_why_it_was_cancelled_not_its_old_error(
     assert "451" in acme["last_error"]
 
     assert run("cancel", str(acme["id"])).code == 0
-    assert run("interview", "close", str(globex["interview_id"]), "--outcome", "withdrawn").code == 0
+    assert (
+        run("interview", "close", str(globex["interview_id"]), "--outcome", "withdrawn").code == 0
+    )
 
     after = {f["id"]: f for f in run("schedule", "--all", "--json").json()}
     assert after[acme["id"]]["status"] == "cancelled" and after[acme["id"]]["last_error"] is None
