@@ -186,6 +186,7 @@ class Planner:
                 return "expired"
             if row.due_at == item.due_at and row.expires_at == item.expires_at:
                 return None
+            shown_before = _minute(row.due_at)
             events.transition(
                 session,
                 row.id,
@@ -197,7 +198,8 @@ class Planner:
                 detail={"from": row.due_at.isoformat(), "to": item.due_at.isoformat()},
                 **timing,
             )
-            return "retimed"
+            # Stored to the second, but listed only when the minute a person is shown moves.
+            return "retimed" if _minute(item.due_at) != shown_before else None
         undone = row.status in (Status.EXPIRED, Status.CANCELLED) and row.reason == Reason.SCHEDULE
         if undone and item.status == Status.PLANNED:
             events.transition(
@@ -214,3 +216,9 @@ class Planner:
             )
             return "restored"
         return None
+
+
+def _minute(moment: datetime) -> datetime:
+    """The moment as `Change.describe` shows it: to the minute (every zone's offset is whole
+    minutes today, so the UTC minute moves exactly when the local one does)."""
+    return moment.replace(second=0, microsecond=0)

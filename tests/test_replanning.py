@@ -148,3 +148,22 @@ def test_notes_to_the_user_are_labelled_and_never_cancelled_by_a_change(
         kinds = set(session.scalars(select(FollowUp.kind)))
     db.dispose()
     assert kinds == {Kind.FOLLOWUP, Kind.NOTE}
+
+
+def test_update_lists_a_re_time_only_when_the_minute_shown_changes(workdir, run, clock, db_url):
+    clock.set(datetime(2026, 9, 1, 12, 0, tzinfo=UTC))
+    run("migrate")
+    assert run(*ADD).code == 0
+    before = schedule(run)
+
+    seconds = run("interview", "update", "1", "--at", "2026-09-07 10:00:30")
+    assert seconds.code == 0, seconds.err
+    assert "re-timed" not in seconds.err
+    assert run("interview", "update", "1", "--at", "2026-09-07 10:00:30").err.count("re-timed") == 0
+
+    minute = run("interview", "update", "1", "--at", "2026-09-07 10:01")
+    assert minute.code == 0, minute.err
+    assert "re-timed  status_check to Jane Roe" in minute.err
+    after = schedule(run)
+    assert after.keys() == before.keys()
+    assert all(after[k]["status"] == before[k]["status"] for k in before)
