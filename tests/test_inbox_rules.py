@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from service.inbox.classify import add_details, classify
+from service.inbox.classify import add_details, classify, decision
 from service.inbox.hiring import label
 from service.inbox.message import MessageError, parse_message
 from service.inbox.returndate import return_date
@@ -102,7 +102,6 @@ def test_auto_replies_are_recognised_with_their_return_date(name, marker, back):
         ("X-Autorespond: Out of office\n", "X-Autorespond header"),
         ("X-Auto-Response-Suppress: OOF, AutoReply\n", "X-Auto-Response-Suppress: oof, autoreply"),
         ("Precedence: auto_reply\n", "Precedence: auto_reply"),
-        ("Precedence: list\n", "Precedence: list"),
         ("Auto-Submitted: no\nSubject: Abwesenheitsnotiz\n", "out-of-office subject ('Abwesenheitsnotiz')"),
         ("Subject: Réponse automatique : votre message\n", "out-of-office subject ('Réponse automatique')"),
         ("Subject: Respuesta automática: Entrevista\n", "out-of-office subject ('Respuesta automática')"),
@@ -217,16 +216,18 @@ def test_malformed_headers_are_read_leniently():
     assert "body" in message.text
 
 
-def test_an_applicant_tracking_systems_decision_is_the_companys_answer_not_an_auto_reply():
-    """Sent automatically (Auto-Submitted, Precedence: bulk), but it is the company saying no:
-    nothing more should follow it."""
+def test_an_applicant_tracking_systems_decision_is_no_persons_answer_but_is_held_for_review():
+    """Sent automatically (Auto-Submitted, Precedence: bulk): the company's system saying no is
+    not a person's answer, so it is not a `reply` (it cancels nothing); its decision is kept, and
+    what is left of the interview waits for the user's review (tests/test_inbox_machine.py)."""
     _, found = classified("ats_rejection.eml")
-    assert found.kind == "reply"
+    assert found.kind == "auto_reply"
     assert found.hiring == "rejection"
-    assert "reads as the company's answer" in found.reason
+    assert "the company's system wrote: 'decided to move forward with other" in found.reason
+    assert decision(found)
     # An out-of-office reply stays one, even when it mentions an interview.
     _, away = classified("auto_gmail_vacation.eml")
-    assert away.kind == "auto_reply"
+    assert away.kind == "auto_reply" and not decision(away)
 
 
 def test_a_from_header_without_an_address_is_not_a_message():

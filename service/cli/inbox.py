@@ -69,12 +69,18 @@ def inbox_check_cmd(app: App, as_json: bool) -> None:
 @json_option
 @pass_app
 def inbox_classify_cmd(app: App, files: tuple[str, ...], as_json: bool) -> None:
-    """Classify saved messages (.eml) against the database, changing nothing."""
-    from service.inbox.files import classify_files
+    """Classify saved messages (.eml) against the database, changing nothing.
+
+    Every file gets a result; one that cannot be read gets the kind `error`, and the exit code
+    is then 1."""
+    from service.inbox.files import ERROR, classify_files
 
     results = classify_files(app.settings, app.ready_db(), list(files), app.now())
+    failed = any(r["kind"] == ERROR for r in results)
     if as_json:
         emit(results)
+        if failed:
+            raise SystemExit(1)
         return
     for r in results:
         extra = [f"interview {r['interview_id']}"] if r["interview_id"] else []
@@ -84,6 +90,8 @@ def inbox_classify_cmd(app: App, files: tuple[str, ...], as_json: bool) -> None:
         extra += [f"failed: {', '.join(r['failed_recipients'])}"] if r["failed_recipients"] else []
         click.echo(f"{r['file']}: {r['kind']}" + (f" ({', '.join(extra)})" if extra else ""))
         click.echo(f"  because: {r['reason']}")
+    if failed:
+        raise SystemExit(1)
 
 
 @interview_group.command("replied")

@@ -24,7 +24,16 @@ from service.config import Settings
 from service.context import interview_data, locale_for, person
 from service.errors import FollowupError, TemplateError
 from service.formatting import local
-from service.inbox.classify import AUTO_REPLY, BOUNCE, REPLY, Classification
+from service.inbox import decisions
+from service.inbox.classify import (
+    AUTO_REPLY,
+    BOUNCE,
+    CALENDAR,
+    RECEIPT,
+    REPLY,
+    Classification,
+    decision,
+)
 from service.inbox.match import BOUNCEABLE, Match
 from service.inbox.message import Incoming
 from service.models import LIVE, Contact, FollowUp, InboxMessage, Interview, Kind, Reason, Status
@@ -104,6 +113,10 @@ def act(
         outcome.actions += _bounced(session, found.bounce, match, ctx)
     elif found.kind == AUTO_REPLY and found.return_date is not None:
         outcome.actions += _retime(session, found.return_date, match, ctx)
+    elif found.kind in (RECEIPT, CALENDAR):
+        outcome.actions += decisions.note(session, match.interview_id, message, found, ctx)
+    elif decision(found):
+        outcome.actions += decisions.hold_remaining(session, match.interview_id, message, found, ctx)
     session.add(
         InboxMessage(
             message_id=message.key,
@@ -124,6 +137,7 @@ def act(
                 "hiring_reason": found.hiring_reason,
                 "failed_recipients": found.bounce.failed_addresses if found.bounce else [],
                 "diagnostic": found.bounce.diagnostic if found.bounce else "",
+                **({"note": found.note} if found.note else {}),
             },
             processed_at=ctx.now,
         )

@@ -22,7 +22,7 @@ from service.errors import StateConflict, UsageError
 from service.inbox.actions import Context, act, already_recorded
 from service.inbox.classify import BOUNCE, REPLY, UNRELATED, Classification, add_details, classify
 from service.inbox.match import Match, Matcher
-from service.inbox.message import Incoming, MessageError, parse_message
+from service.inbox.message import Incoming, parse_message
 from service.inbox.reader import RESCAN, CommandFailed, InboxUnavailable, Mailbox
 from service.models import InboxCursor
 
@@ -214,7 +214,7 @@ def _parse_all(
     for uid, raw in batch:
         try:
             parsed.append((uid, parse_message(raw)))
-        except MessageError as exc:
+        except Exception as exc:  # MessageError, or a parser bug: the cursor moves past it
             log.warning("inbox: skipping %s UID %s: %s", folder, uid, exc)
             report.skipped += 1
     return parsed
@@ -251,7 +251,7 @@ def _process(
             if message.key in seen:
                 continue
             seen.add(message.key)
-            entry = _handle(session, matcher, message, folder, uid, ctx, mine)
+            entry = _handle(session, matcher, message, folder, uid, ctx, mine, report)
             if entry is not None:
                 report.acted.append(entry)
         _move_cursor(session, folder, uidvalidity, batch[-1][0], ctx.now)
@@ -266,9 +266,11 @@ def _handle(
     uid: int,
     ctx: Context,
     mine: frozenset[str],
+    report: InboxReport,
 ) -> dict | None:
-    """Classify, match and act on one message; a message that breaks a rule is logged and
-    skipped (never a crash loop), and a race with the worker is retried once."""
+    """Classify, match and act on one message; a message that breaks a rule is logged once and
+    skipped (the cursor moves past it: never a crash loop), and a race with the worker is
+    retried once."""
     try:
         found = classify(message, mine)
         if found.kind == UNRELATED:
@@ -284,6 +286,7 @@ def _handle(
     except Exception as exc:  # a message no rule foresaw: skip it, keep reading
         log.error("inbox: cannot read %s UID %s (%s): %s", folder, uid, message.key, exc,
                   exc_info=log.isEnabledFor(logging.DEBUG))  # fmt: skip
+        report.skipped += 1
         return None
     for attempt in (1, 2):
         try:
@@ -295,6 +298,7 @@ def _handle(
         except Exception as exc:  # a bug: skip the message rather than stop reading for good
             log.error("inbox: cannot act on %s UID %s (%s): %s", folder, uid, message.key, exc,
                       exc_info=log.isEnabledFor(logging.DEBUG))  # fmt: skip
+            report.skipped += 1
             return None
     return None
 
