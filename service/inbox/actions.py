@@ -116,7 +116,9 @@ def act(
     elif found.kind in (RECEIPT, CALENDAR):
         outcome.actions += decisions.note(session, match.interview_id, message, found, ctx)
     elif decision(found):
-        outcome.actions += decisions.hold_remaining(session, match.interview_id, message, found, ctx)
+        outcome.actions += decisions.hold_remaining(
+            session, match.interview_id, message, found, ctx
+        )
     session.add(
         InboxMessage(
             message_id=message.key,

@@ -66,11 +66,12 @@ _ANNOUNCE = re.compile(
     \b(i\ am|i'm|i’m|i\ will\ be|i'll\ be|i’ll\ be)\ (currently\ |now\ |presently\ )?
       (out\ of\ (the\ )?office|ooo\b|away|on\ (annual\ |parental\ |maternity\ |paternity\ |sick\ )?
        (leave|vacation|holiday)|travell?ing)
-    | \bich\ (bin|befinde\ mich)\b.{0,80}?
+    | \bich\ (bin|befinde\ mich)\b(?:[^.!?]|(?<=\d)\.){0,80}?
       (nicht\ im\ b(ü|ue)ro|abwesend|im\ urlaub|au(ß|ss)er\ haus|nicht\ erreichbar|in\ elternzeit
        |auf\ (dienst|gesch(ä|ae)fts)reise)
-    | \bje\ (suis|serai)\b.{0,60}?(absente?|en\ (cong(é|e)s?|vacances)|hors\ du\ bureau|en\ d(é|e)placement)
-    | \b(estoy|estar(é|e)|me\ encuentro)\b.{0,60}?
+    | \bje\ (suis|serai)\b(?:[^.!?]|(?<=\d)\.){0,60}?
+      (absente?|en\ (cong(é|e)s?|vacances)|hors\ du\ bureau|en\ d(é|e)placement)
+    | \b(estoy|estar(é|e)|me\ encuentro)\b(?:[^.!?]|(?<=\d)\.){0,60}?
       (fuera\ de\ (la\ )?oficina|de\ vacaciones|ausente|de\ viaje|fuera)
     """,
     re.IGNORECASE | re.VERBOSE,

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from service.inbox import hiring as hiring_rules
 from service.inbox import machine, receipts
 from service.inbox.autoreply import auto_reply_reason, body_reason
-from service.inbox.bounce import Bounce, looks_like_bounce, parse_bounce
+from service.inbox.bounce import Bounce, parse_bounce
 from service.inbox.message import Incoming
 from service.inbox.returndate import return_date
 
@@ -67,15 +67,15 @@ def classify(message: Incoming, own_addresses: frozenset[str] = frozenset()) -> 
 
 def _machine(message: Incoming) -> Classification | None:
     """The kind of mail a machine sent, by the first rule that says so, or None."""
-    why = machine.report_reason(message, looks_like_bounce(message))
-    if why is not None:
-        return Classification(AUTOMATED, why)
     why = machine.tracking_system_reason(message)
     if why is not None:
         return Classification(AUTOMATED, why)
     why = auto_reply_reason(message) or body_reason(message.text)
     if why is not None:
         return Classification(AUTO_REPLY, why)
+    why = machine.report_reason(message)
+    if why is not None:
+        return Classification(AUTOMATED, why)
     why = machine.bulk_reason(message)
     if why is not None:
         return Classification(BULK, why)

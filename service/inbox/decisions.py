@@ -23,7 +23,11 @@ HOLDABLE = (Status.PLANNED, Status.APPROVED, Status.DEFERRED, Status.PENDING_REV
 
 
 def note(
-    session: Session, interview_id: int | None, message: Incoming, found: Classification, ctx: Context
+    session: Session,
+    interview_id: int | None,
+    message: Incoming,
+    found: Classification,
+    ctx: Context,
 ) -> list[str]:
     """Write a receipt's or calendar answer's line on the interview's history; nothing else."""
     if interview_id is None:
@@ -40,7 +44,11 @@ def note(
 
 
 def hold_remaining(
-    session: Session, interview_id: int | None, message: Incoming, found: Classification, ctx: Context
+    session: Session,
+    interview_id: int | None,
+    message: Incoming,
+    found: Classification,
+    ctx: Context,
 ) -> list[str]:
     """A company system's decision: no person's answer, so nothing is cancelled; it is written
     on the interview's history and every follow-up not yet on its way waits for the user's review

@@ -46,6 +46,14 @@ ROLE = re.compile(
 )
 #: Senders of delivery reports.
 DAEMONS = ("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon")
+#: Subjects of delivery reports, in the languages mail servers write them.
+REPORT_SUBJECTS = re.compile(
+    r"undeliver|delivery status notification|delivery (failure|has failed|failed|notification)"
+    r"|mail delivery failed|failure notice|returned mail|delayed mail|nondeliverable"
+    r"|non-delivery|unzustellbar|nicht zugestellt|non remis|non distribu|no se puede entregar"
+    r"|no entregado",
+    re.IGNORECASE,
+)
 
 #: Applicant-tracking systems: the domains they send from (and their subdomains).
 ATS_DOMAINS = {
@@ -137,10 +145,15 @@ def bulk_reason(message: Incoming) -> str | None:
     return None
 
 
-def report_reason(message: Incoming, looks_like_report: bool) -> str | None:
+def report_reason(message: Incoming) -> str | None:
     """A delivery report that no bounce format could read: still no person's answer."""
-    local = message.sender.split("@")[0]
-    if looks_like_report or local in DAEMONS:
+    if (
+        message.content_type == "multipart/report"
+        or message.has("X-Failed-Recipients")
+        or message.sender.split("@")[0] in DAEMONS
+        or "mail delivery" in message.sender_name.lower()
+        or REPORT_SUBJECTS.search(message.subject)
+    ):
         return "a delivery report whose recipient could not be read"
     return None
 
