@@ -475,11 +475,15 @@ def test_classify_files_offline_against_the_database(imap, sent, run):
     )
 
 
-def test_classify_refuses_a_file_that_is_not_a_message_in_one_line(imap, run):
+def test_classify_says_a_file_that_is_not_a_message_is_an_error_in_one_line(imap, run):
     result = run("migrate")
     result = run("inbox", "classify", str(MAIL / "not_a_message.txt"))
-    assert result.code == 2
-    assert result.err.count("\n") == 1 and "not_a_message.txt" in result.err
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        f"{MAIL / 'not_a_message.txt'}: error",
+        "  because: does not start with a header line: not an email message",
+    ]
+    assert run("inbox", "classify").code == 2  # no file at all: a usage error
 
 
 def test_classify_says_what_each_file_is_and_why(imap, sent, run):
