@@ -483,6 +483,9 @@ def test_classify_says_a_file_that_is_not_a_message_is_an_error_in_one_line(imap
         f"{MAIL / 'not_a_message.txt'}: error",
         "  because: does not start with a header line: not an email message",
     ]
+    assert result.err == (
+        "followup: error: 1 of 1 file(s) could not be read: see their `error` results\n"
+    )
     assert run("inbox", "classify").code == 2  # no file at all: a usage error
 
 

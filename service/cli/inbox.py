@@ -76,12 +76,20 @@ def inbox_classify_cmd(app: App, files: tuple[str, ...], as_json: bool) -> None:
     from service.inbox.files import ERROR, classify_files
 
     results = classify_files(app.settings, app.ready_db(), list(files), app.now())
-    failed = any(r["kind"] == ERROR for r in results)
+    failed = sum(r["kind"] == ERROR for r in results)
     if as_json:
         emit(results)
-        if failed:
-            raise SystemExit(1)
-        return
+    else:
+        _print_classified(results)
+    if failed:
+        from service.errors import FollowupError
+
+        raise FollowupError(
+            f"{failed} of {len(results)} file(s) could not be read: see their `error` results"
+        )
+
+
+def _print_classified(results: list[dict]) -> None:
     for r in results:
         extra = [f"interview {r['interview_id']}"] if r["interview_id"] else []
         extra += [f"follow-up {r['followup_id']}"] if r["followup_id"] else []
@@ -90,8 +98,6 @@ def inbox_classify_cmd(app: App, files: tuple[str, ...], as_json: bool) -> None:
         extra += [f"failed: {', '.join(r['failed_recipients'])}"] if r["failed_recipients"] else []
         click.echo(f"{r['file']}: {r['kind']}" + (f" ({', '.join(extra)})" if extra else ""))
         click.echo(f"  because: {r['reason']}")
-    if failed:
-        raise SystemExit(1)
 
 
 @interview_group.command("replied")

@@ -34,7 +34,7 @@ def _who(message: Incoming, name: str = "") -> str:
 
 def read_receipt(message: Incoming) -> Notice | None:
     """A message disposition notification ("Read: ..."), or None."""
-    report_type = (message.headers.get_param("report-type") or "").lower()
+    report_type = str(message.headers.get_param("report-type") or "").lower()
     is_mdn = message.content_type == "multipart/report" and report_type == (
         "disposition-notification"
     )
