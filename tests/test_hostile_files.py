@@ -1,5 +1,6 @@
-"""Hostile files to `import` and `inbox classify`: nested, huge or odd input answers exit 2 with
-one line, writes nothing, and never raises a RecursionError (issue 20 #8, #9)."""
+"""Hostile files to `import` and `inbox classify`: nested, huge or odd input answers in one line
+(`import`: exit 2; `inbox classify`: an `error` result naming why, exit 1, issue 21), writes
+nothing, and never raises a RecursionError (issue 20 #8, #9)."""
 
 from __future__ import annotations
 
@@ -57,13 +58,21 @@ def one_line(result, words: str = "") -> None:
     assert "Traceback" not in result.err and "Recursion" not in result.err
 
 
+def classify_error(result, words: str = "") -> None:
+    """`inbox classify` gave the file an `error` result naming why, and said so in one line."""
+    assert result.code == 1, (result.out, result.err)
+    assert result.err.count("\n") == 1 and result.err.startswith("followup: error: "), result.err
+    assert ": error\n  because: " in result.out and words in result.out
+    assert "Traceback" not in result.err + result.out and "Recursion" not in result.err
+
+
 def test_a_message_nested_a_thousand_deep_is_refused_by_name(workdir, run, db_url, tmp_path):
     run("migrate")
     deep = tmp_path / "deep.eml"
     deep.write_bytes(nested(1000, CALENDAR_PART))
     before = stored(db_url)
     one_line(run("import", str(deep)), "deep.eml: holds more than 100 nested MIME parts")
-    one_line(run("inbox", "classify", str(deep)), "deep.eml: holds more than 100 nested MIME")
+    classify_error(run("inbox", "classify", str(deep)), "holds more than 100 nested MIME parts")
     assert stored(db_url) == before
 
     usual = tmp_path / "forwarded.eml"  # mail clients nest a handful: still read
@@ -77,7 +86,7 @@ def test_dev_zero_is_refused_after_a_bounded_read(workdir, run, db_url, tmp_path
     run("migrate")
     zero = tmp_path / "zero.eml"
     zero.symlink_to("/dev/zero")
-    one_line(run("inbox", "classify", "/dev/zero"), "larger than 50 MB")
+    classify_error(run("inbox", "classify", "/dev/zero"), "larger than 50 MB")
     one_line(run("import", "/dev/zero"), "is not a file followup imports")
     one_line(run("import", str(zero)), "is a binary file")
     assert stored(db_url) == (0, 0, 0)
@@ -109,11 +118,12 @@ def test_import_and_classify_answer_odd_files_in_one_line_and_write_nothing(
     before = stored(db_url)
     for args in (("import", str(path)), ("inbox", "classify", str(path))):
         result = run(*args)
+        refused = one_line if args[0] == "import" else classify_error
         if b'boundary="b100"' in data or data.count(b"message/rfc822") > 100:
-            one_line(result)  # over the bound: always refused
+            refused(result)  # over the bound: always refused
         else:
-            assert result.code in (0, 2), (args, result.err)
-            if result.code == 2:
-                one_line(result)
+            assert result.code in (0, 1, 2), (args, result.err)
+            if result.code != 0:
+                refused(result)
         if args[0] == "import" and result.code == 2:
             assert stored(db_url) == before
