@@ -9,6 +9,7 @@ from service.bounds import read_message_file
 from service.config import Settings
 from service.db import Database
 from service.errors import UsageError
+from service.inbox.authority import judge
 from service.inbox.check import own_addresses
 from service.inbox.classify import BOUNCE, REPLY, UNRELATED, add_details, classify
 from service.inbox.match import Matcher
@@ -29,7 +30,8 @@ def read_files(paths: list[str]) -> list[tuple[str, Incoming]]:
 
 def classify_files(settings: Settings, db: Database, paths: list[str], now: datetime) -> list[dict]:
     """One result per file: file, kind, reason, interview_id, followup_id, hiring, return_date,
-    failed_recipients (and from, subject, message_id, how)."""
+    failed_recipients (and from, subject, message_id, how); `acted` and `why`: whether reading it
+    in the mailbox would change anything (service.inbox.authority), and why."""
     messages = read_files(paths)
     try:
         imap = settings.imap
@@ -49,6 +51,7 @@ def classify_files(settings: Settings, db: Database, paths: list[str], now: date
             else:
                 match = matcher.match(message)
             add_details(message, found, now)
+            verdict = judge(session, message, found, match)
             kind = found.kind
             reason = found.reason
             if match is not None:
@@ -70,6 +73,8 @@ def classify_files(settings: Settings, db: Database, paths: list[str], now: date
                     "from": message.sender,
                     "subject": message.subject,
                     "message_id": message.message_id,
+                    "acted": verdict.acts,
+                    "why": verdict.why,
                 }
             )
         session.rollback()
