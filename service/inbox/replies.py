@@ -5,8 +5,9 @@ answer to check (from outside the interview's side) that the user counts as a re
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from service import events
@@ -72,11 +73,12 @@ def count_as_reply(session: Session, inbox_id: int, ctx: Context) -> tuple[Inbox
             f"inbox message {inbox_id} does not exist: the ids are in `followup inbox check` output"
         )
     # Compare and set: two clicks (or a click and a command) count it once.
-    claimed = session.execute(
+    result = session.execute(
         update(InboxMessage)
         .where(InboxMessage.id == inbox_id, InboxMessage.kind == TO_CHECK)
         .values(kind=REPLY)
-    ).rowcount
+    )
+    claimed = cast(CursorResult[Any], result).rowcount  # an UPDATE's result has a rowcount
     if claimed != 1 or row.interview_id is None:
         session.refresh(row)
         if row.kind == REPLY:
