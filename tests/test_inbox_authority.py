@@ -251,3 +251,39 @@ def test_the_api_counts_an_answer_as_a_reply_once(dovecot, imap, sent, run, web)
 )
 def test_the_recipient_s_mail_system_is_its_domain_or_a_parent_or_child(sender, recipient, same):
     assert same_mail_system(sender, recipient) is same
+
+
+def test_an_out_of_office_reply_from_a_stranger_in_the_thread_moves_nothing(
+    dovecot, imap, sent, run
+):
+    interview, thank_you = sent
+    before = schedule(run)
+    sender = "Sam Hill <sam@talentpartners.example>"
+    deliver(dovecot, imap, "auto_gmail_vacation.eml", thank_you["message_id"], sender=sender)
+
+    [entry] = check(run)["acted"]
+
+    assert (entry["kind"], entry["acted"]) == ("auto_reply", False)
+    assert "who is not on the interview's side" in entry["why"]
+    assert schedule(run) == before
+
+
+def test_a_bounce_of_our_message_naming_another_address_changes_nothing_and_is_not_counted(
+    dovecot, imap, sent, run
+):
+    interview, thank_you = sent
+    before = live(run, interview)
+    raw = (MAIL / "bounce_gmail.eml").read_bytes().replace(b"jane@acme.example", b"x@acme.example")
+    dovecot.append(imap, raw.replace(b"<176463.1f2e3d4c5b6a@candidate.example>",
+                                     thank_you["message_id"].encode()))  # fmt: skip
+
+    [entry] = check(run)["acted"]
+
+    assert entry["acted"] is False
+    assert entry["why"] == (
+        f"it names x@acme.example, to whom follow-up {thank_you['id']} was not sent: "
+        "changes nothing"
+    )
+    assert live(run, interview) == before
+    refused = run("inbox", "count-as-reply", str(entry["inbox_id"]))
+    assert refused.code == 2 and "is a bounce, not an answer to check" in refused.err
