@@ -355,6 +355,24 @@ class InboxMessage(Base):
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class VouchedSender(Base):
+    """A sender the user counted as on an interview's side (`inbox count-as-reply`): their
+    next message about that interview acts by itself, as a contact's would."""
+
+    __tablename__ = "vouched_senders"
+    __table_args__ = (UniqueConstraint("interview_id", "address"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id"))
+    #: The sender's address, lower case.
+    address: Mapped[str] = mapped_column(String(300))
+    #: The message the user counted as a reply.
+    inbox_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbox_messages.id"), nullable=True
+    )
+    vouched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class SentCopy(Base):
     """A sent follow-up still to be appended to the Sent folder (retried until it is)."""
 

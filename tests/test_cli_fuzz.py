@@ -40,6 +40,7 @@ BASELINE: dict[str, list[str]] = {
     "doctor": [],
     "inbox check": [],
     "inbox classify": [str(Path(__file__).parent / "data" / "mail" / "reply_thread.eml")],
+    "inbox count-as-reply": ["1"],
     "interview replied": ["1", "--note", "HR called"],
     "import": ["--dry-run", str(Path(__file__).parent / "data" / "calendar" / "google-invite.ics")],
     "export": ["--ics"],

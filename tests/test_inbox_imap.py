@@ -4,6 +4,7 @@ server that is down stops nothing else. Every test runs on SQLite and Postgres."
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from service.config import load_settings
 
 MAIL = Path(__file__).parent / "data" / "mail"
 SAMPLE_ID = b"<176463.1f2e3d4c5b6a@candidate.example>"
+#: A contact of the interview in `sent`: a reply from her acts.
+JANE = "Jane Roe <jane@acme.example>"
 
 PLAN = """
 [window]
@@ -79,11 +82,16 @@ def schedule(run) -> list[dict]:
     return result.json()
 
 
-def deliver(dovecot, user, name: str, message_id: str | None = None, folder="INBOX") -> int:
-    """APPEND a sample message, pointing its thread headers at our real Message-ID."""
+def deliver(
+    dovecot, user, name: str, message_id: str | None = None, folder="INBOX", sender=None
+) -> int:
+    """APPEND a sample message, pointing its thread headers at our real Message-ID (and, with
+    `sender`, sent by someone else)."""
     raw = (MAIL / name).read_bytes()
     if message_id:
         raw = raw.replace(SAMPLE_ID, message_id.encode())
+    if sender:
+        raw = re.sub(rb"(?m)^From: .*$", b"From: " + sender.encode(), raw, count=1)
     return dovecot.append(user, raw, folder)
 
 
@@ -108,7 +116,7 @@ def test_a_reply_in_the_thread_stops_every_remaining_follow_up_and_never_marks_m
     dovecot, imap, sent, run
 ):
     interview, thank_you = sent
-    deliver(dovecot, imap, "reply_thread.eml", thank_you["message_id"])
+    deliver(dovecot, imap, "reply_thread.eml", thank_you["message_id"], sender=JANE)
 
     report = check(run)
 
@@ -122,7 +130,7 @@ def test_a_reply_in_the_thread_stops_every_remaining_follow_up_and_never_marks_m
     steps = by_step(schedule(run), interview["id"])
     assert steps["status_check:jane@acme.example"]["status"] == "cancelled"
     assert steps["status_check:jane@acme.example"]["last_error"].startswith(
-        "replied: Sam Hill <sam@talentpartners.example>"
+        "replied: Jane Roe <jane@acme.example>"
     )
     assert steps["call_reminder"]["status"] == "cancelled"
     # The user is told, and the note itself is not cancelled.
@@ -247,7 +255,8 @@ def test_a_delayed_report_changes_nothing(dovecot, imap, sent, run):
     [acted] = check(run)["acted"]
 
     assert acted["kind"] == "bounce"
-    assert acted["actions"] == ["delayed: the server is still trying; nothing changes"]
+    assert (acted["acted"], acted["actions"]) == (False, [])
+    assert acted["why"] == "delayed: the server is still trying; nothing changes"
     assert schedule(run) == before
 
 
@@ -257,7 +266,7 @@ def test_a_delayed_report_changes_nothing(dovecot, imap, sent, run):
 def test_a_restart_reads_nothing_twice_and_misses_nothing(dovecot, imap, sent, run):
     interview, thank_you = sent
     deliver(dovecot, imap, "bulk_newsletter.eml")
-    deliver(dovecot, imap, "reply_thread.eml", thank_you["message_id"])
+    deliver(dovecot, imap, "reply_thread.eml", thank_you["message_id"], sender=JANE)
     first = check(run)
     assert first["read"] == {"INBOX": 2} and len(first["acted"]) == 1
 
@@ -271,7 +280,7 @@ def test_a_restart_reads_nothing_twice_and_misses_nothing(dovecot, imap, sent, r
 
 def test_a_changed_uidvalidity_rescans_once_without_acting_twice(dovecot, imap, sent, run):
     interview, thank_you = sent
-    deliver(dovecot, imap, "reply_thread.eml", thank_you["message_id"])
+    deliver(dovecot, imap, "reply_thread.eml", thank_you["message_id"], sender=JANE)
     assert len(check(run)["acted"]) == 1
     events_before = run("interview", "show", str(interview["id"]), "--json").json()
 
@@ -494,8 +503,19 @@ def test_classify_says_what_each_file_is_and_why(imap, sent, run):
     files = ("reply_address_de_rejection.eml", "bounce_qmail.eml", "auto_gmail_vacation.eml")
     result = run("inbox", "classify", *(str(MAIL / name) for name in files))
     assert result.code == 0, result.err
-    reply, reply_why, bounce, bounce_why, auto, _ = result.out.splitlines()
+    reply, reply_why, reply_acts, bounce, bounce_why, bounce_acts, auto, _, auto_acts = (
+        result.out.splitlines()
+    )
     i, f = interview["id"], thank_you["id"]
+    assert reply_acts == (
+        "  acts: yes \u2014 a reply from the interview's side (jane@acme.example is a contact of "
+        "the interview): stops its follow-ups"
+    )
+    # The sample returns a message that is not ours.
+    assert bounce_acts == (
+        "  acts: no \u2014 the bounced message <176463.1f2e3d4c5b6a@candidate.example> is not ours"
+    )
+    assert auto_acts.startswith("  acts: yes \u2014 an out-of-office reply: moves the next")
     assert reply.endswith(f"reply_address_de_rejection.eml: reply (interview {i}, follow-up {f}, "
                           "hiring: rejection)")  # fmt: skip
     assert reply_why.startswith("  because: written by a person")
@@ -573,7 +593,7 @@ def test_a_reply_between_two_steps_keeps_the_later_step_from_ever_reaching_the_s
     assert thank_you.rcpt_tos == ["jane@acme.example"]
 
     # Jane's reply arrives in the mailbox; the inbox is read (as the worker does before it claims).
-    deliver(dovecot, imap, "reply_thread.eml", thank_you.message_id)
+    deliver(dovecot, imap, "reply_thread.eml", thank_you.message_id, sender=JANE)
     assert run("inbox", "check").code == 0
     clock.advance(timedelta(days=8))  # the status check and call reminder would be due now
     assert run("worker", "--once").code == 0
@@ -584,7 +604,7 @@ def test_a_reply_between_two_steps_keeps_the_later_step_from_ever_reaching_the_s
     ]
     assert mailserver.received[1].message["Subject"] == "Acme Corp replied: follow-ups stopped"
     note = mailserver.received[1].message.get_body(("plain",)).get_content()
-    assert "Sam Hill <sam@talentpartners.example>" in note and "2 follow-up(s)" in note
+    assert "Jane Roe <jane@acme.example>" in note and "2 follow-up(s)" in note
 
 
 @pytest.fixture

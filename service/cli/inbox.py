@@ -1,4 +1,5 @@
-"""`followup inbox check|classify` and `followup interview replied`: the mailbox, read-only."""
+"""`followup inbox check|classify|count-as-reply` and `followup interview replied`: the mailbox,
+read-only."""
 
 from __future__ import annotations
 
@@ -43,6 +44,12 @@ def inbox_check_cmd(app: App, as_json: bool) -> None:
             f"{item['folder']} UID {item['uid']}: {item['kind']} from {item['from']} "
             f"({item['subject']!r}), interview {item['interview_id']}: {actions}"
         )
+        if not item["acted"]:
+            click.echo(f"  acts: no \u2014 {item['why']}")
+            if item["kind"] == "reply":
+                click.echo(
+                    f"  to count it as a reply: followup inbox count-as-reply {item['inbox_id']}"
+                )
         if item["hiring"] and item["hiring"] != "other":
             click.echo(f"  reads like: {item['hiring']}")
         if item["hiring"] in ("rejection", "offer"):
@@ -98,6 +105,40 @@ def _print_classified(results: list[dict]) -> None:
         extra += [f"failed: {', '.join(r['failed_recipients'])}"] if r["failed_recipients"] else []
         click.echo(f"{r['file']}: {r['kind']}" + (f" ({', '.join(extra)})" if extra else ""))
         click.echo(f"  because: {r['reason']}")
+        click.echo(f"  acts: {'yes' if r['acted'] else 'no'} \u2014 {r['why']}")
+
+
+@inbox_group.command("count-as-reply")
+@click.argument("inbox_id", metavar="ID", type=ID)
+@json_option
+@pass_app
+def inbox_count_as_reply_cmd(app: App, inbox_id: int, as_json: bool) -> None:
+    """Count an answer to check (from someone outside the interview's side) as a reply."""
+    from service.inbox.actions import Context
+    from service.inbox.replies import count_as_reply
+
+    db = app.ready_db()
+    with db.transaction() as session:
+        row, cancelled = count_as_reply(
+            session, inbox_id, Context(app.settings, app.now(), app.actor())
+        )
+        interview_id, sender = row.interview_id, row.sender
+    if as_json:
+        emit(
+            {
+                "id": inbox_id,
+                "interview_id": interview_id,
+                "sender": sender,
+                "counted": True,
+                "cancelled": cancelled,
+            }
+        )
+    else:
+        click.echo(
+            f"inbox message {inbox_id}: counted as a reply from {sender}; "
+            f"{len(cancelled)} follow-up(s) of interview {interview_id} cancelled; "
+            f"{sender}'s next message about it acts by itself"
+        )
 
 
 @interview_group.command("replied")

@@ -1,9 +1,11 @@
 """Acting on a classified, matched message: every change a guarded transition with its event.
 
-A reply cancels what has not gone out and is recorded on the interview; a bounce marks the
-follow-up `bounced` and cancels later steps to that address; an auto-reply naming a return date
-moves the next follow-up to that contact; a delayed report changes nothing. Each message is
-recorded once in `inbox_messages` (by Message-ID), which is what makes a second read harmless.
+Whether a message may act at all is decided by `service.inbox.authority`. A reply cancels what
+has not gone out and is recorded on the interview; a bounce marks the follow-up `bounced` and
+cancels later steps to that address; an auto-reply naming a return date moves the next
+follow-up to that contact; a delayed report changes nothing. A person's answer from outside the
+interview's side is recorded as an answer to check, with an event on the interview. Each message
+is recorded once in `inbox_messages` (by Message-ID), which is what makes a second read harmless.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from service.context import interview_data, locale_for, person
 from service.errors import FollowupError, TemplateError
 from service.formatting import local
 from service.inbox import decisions
+from service.inbox.authority import TO_CHECK, judge
 from service.inbox.classify import (
     AUTO_REPLY,
     BOUNCE,
@@ -78,6 +81,11 @@ class Outcome:
     interview_id: int | None
     followup_id: int | None
     actions: list[str] = field(default_factory=list)
+    #: Whether it may act (service.inbox.authority), and why.
+    acted: bool = False
+    why: str = ""
+    #: The id of its row in `inbox_messages` (what `inbox count-as-reply` takes).
+    inbox_id: int | None = None
 
 
 def already_recorded(session: Session, keys: list[str]) -> set[str]:
@@ -103,48 +111,75 @@ def act(
     folder: str | None = None,
     uid: int | None = None,
 ) -> Outcome:
-    """Do what the message calls for and record it; the caller commits."""
-    outcome = Outcome(found.kind, match.interview_id, match.followup_id)
+    """Do what the message calls for, when it may act, and record it; the caller commits."""
+    verdict = judge(session, message, found, match)
+    outcome = Outcome(
+        found.kind, match.interview_id, match.followup_id, acted=verdict.acts, why=verdict.why
+    )
+    if verdict.acts:
+        outcome.actions += _carry_out(session, message, found, match, verdict.addresses, ctx)
+    elif found.kind in (RECEIPT, CALENDAR) and match.matched:  # on the history, nothing more
+        outcome.actions += decisions.note(session, match.interview_id, message, found, ctx)
+    kind = TO_CHECK if found.kind == REPLY and not verdict.acts else found.kind
+    record = InboxMessage(
+        message_id=message.key,
+        kind=kind,
+        reason=f"{found.reason}; {match.reason}; {verdict.why}"[:4000],
+        interview_id=match.interview_id,
+        followup_id=match.followup_id,
+        source="imap" if folder else "file",
+        folder=folder,
+        uid=uid,
+        sender=(message.sender or "")[:300],
+        subject=message.subject[:2000],
+        sent_date=message.date,
+        hiring=found.hiring,
+        return_date=found.return_date,
+        detail={
+            "actions": outcome.actions,
+            "hiring_reason": found.hiring_reason,
+            "failed_recipients": found.bounce.failed_addresses if found.bounce else [],
+            "diagnostic": found.bounce.diagnostic if found.bounce else "",
+            "acted": verdict.acts,
+            "why": verdict.why,
+            **({"note": found.note} if found.note else {}),
+        },
+        processed_at=ctx.now,
+    )
+    session.add(record)
+    session.flush()
+    outcome.inbox_id = record.id
+    if kind == TO_CHECK:
+        events.record(
+            session,
+            ctx.now,
+            "reply_to_check",
+            actor=ctx.actor,
+            interview_id=match.interview_id,
+            detail=f"{verdict.why} (to count it: followup inbox count-as-reply {record.id})",
+        )
+    return outcome
+
+
+def _carry_out(
+    session: Session,
+    message: Incoming,
+    found: Classification,
+    match: Match,
+    addresses: tuple[str, ...],
+    ctx: Context,
+) -> list[str]:
     if found.kind == REPLY:
-        outcome.actions += stop_interview(
+        return stop_interview(
             session, match.interview_id, message.describe(), found, ctx, notice_key=message.key
         )
-    elif found.kind == BOUNCE and found.bounce is not None:
-        outcome.actions += _bounced(session, found.bounce, match, ctx)
-    elif found.kind == AUTO_REPLY and found.return_date is not None:
-        outcome.actions += _retime(session, found.return_date, match, ctx)
-    elif found.kind in (RECEIPT, CALENDAR):
-        outcome.actions += decisions.note(session, match.interview_id, message, found, ctx)
-    elif decision(found):
-        outcome.actions += decisions.hold_remaining(
-            session, match.interview_id, message, found, ctx
-        )
-    session.add(
-        InboxMessage(
-            message_id=message.key,
-            kind=found.kind,
-            reason=f"{found.reason}; {match.reason}"[:4000],
-            interview_id=match.interview_id,
-            followup_id=match.followup_id,
-            source="imap" if folder else "file",
-            folder=folder,
-            uid=uid,
-            sender=(message.sender or "")[:300],
-            subject=message.subject[:2000],
-            sent_date=message.date,
-            hiring=found.hiring,
-            return_date=found.return_date,
-            detail={
-                "actions": outcome.actions,
-                "hiring_reason": found.hiring_reason,
-                "failed_recipients": found.bounce.failed_addresses if found.bounce else [],
-                "diagnostic": found.bounce.diagnostic if found.bounce else "",
-                **({"note": found.note} if found.note else {}),
-            },
-            processed_at=ctx.now,
-        )
-    )
-    return outcome
+    if decision(found):  # a company's system, not a person: hold the rest for review
+        return decisions.hold_remaining(session, match.interview_id, message, found, ctx)
+    if found.kind == BOUNCE and found.bounce is not None:
+        return _bounced(session, found.bounce, addresses, match, ctx)
+    if found.kind == AUTO_REPLY and found.return_date is not None:
+        return _retime(session, found.return_date, match, ctx)
+    return []
 
 
 # --- replies -----------------------------------------------------------------------------------
@@ -224,9 +259,11 @@ def stop_interview(
 # --- bounces -----------------------------------------------------------------------------------
 
 
-def _bounced(session: Session, bounce: Bounce, match: Match, ctx: Context) -> list[str]:
-    if not bounce.permanent:
-        return ["delayed: the server is still trying; nothing changes"]
+def _bounced(
+    session: Session, bounce: Bounce, addresses: tuple[str, ...], match: Match, ctx: Context
+) -> list[str]:
+    """Mark the follow-up bounced and cancel what is planned to `addresses` (the failed
+    recipients it was sent to: authority.judge checked them)."""
     done: list[str] = []
     row = session.get(FollowUp, match.followup_id) if match.followup_id else None
     if row is not None and row.status in BOUNCEABLE:
@@ -243,7 +280,7 @@ def _bounced(session: Session, bounce: Bounce, match: Match, ctx: Context) -> li
         )
         done.append(f"follow-up {row.id} bounced")
     cancelled = 0
-    for address in bounce.failed_addresses:
+    for address in addresses:
         ids = session.scalars(
             select(FollowUp.id)
             .join(Contact, FollowUp.contact_id == Contact.id)

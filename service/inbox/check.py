@@ -315,7 +315,7 @@ def _act_on(
     outcome = act(session, message, found, match, ctx, folder=folder, uid=uid)
     log.info(
         "inbox: %s from %s (%s): %s", found.kind, message.sender, message.subject,
-        "; ".join(outcome.actions) or "recorded",
+        "; ".join(outcome.actions) or f"recorded, not acted on: {outcome.why}",
     )  # fmt: skip
     return {
         "folder": folder,
@@ -331,4 +331,7 @@ def _act_on(
         "return_date": found.return_date.isoformat() if found.return_date else None,
         "failed_recipients": found.bounce.failed_addresses if found.bounce else [],
         "actions": outcome.actions,
+        "acted": outcome.acted,
+        "why": outcome.why,
+        "inbox_id": outcome.inbox_id,
     }

@@ -13,6 +13,7 @@ from service.bounds import read_message_file
 from service.config import Settings
 from service.db import Database
 from service.errors import FollowupError, UsageError
+from service.inbox.authority import judge
 from service.inbox.check import own_addresses
 from service.inbox.classify import BOUNCE, REPLY, UNRELATED, add_details, classify, decision
 from service.inbox.match import Matcher
@@ -40,6 +41,8 @@ def error_result(name: str, reason: str) -> dict:
         "from": None,
         "subject": None,
         "message_id": None,
+        "acted": False,
+        "why": "the file cannot be read",
     }
 
 
@@ -56,8 +59,9 @@ def read_files(paths: list[str]) -> list[tuple[str, Incoming | str]]:
 
 def classify_files(settings: Settings, db: Database, paths: list[str], now: datetime) -> list[dict]:
     """One result per file, in order: file, kind, reason, interview_id, followup_id, hiring,
-    return_date, failed_recipients (and from, subject, message_id, how); kind `error` for a file
-    that cannot be read or classified."""
+    return_date, failed_recipients (and from, subject, message_id, how); `acted` and `why`: whether
+    reading it in the mailbox would change anything (service.inbox.authority), and why; kind
+    `error` for a file that cannot be read or classified."""
     messages = read_files(paths)
     try:
         imap = settings.imap
@@ -92,6 +96,7 @@ def _classify_one(
     else:
         match = matcher.match(message)
     add_details(message, found, now)
+    verdict = judge(matcher.session, message, found, match)
     kind = found.kind
     reason = found.reason
     if match is not None:
@@ -112,4 +117,6 @@ def _classify_one(
         "from": message.sender,
         "subject": message.subject,
         "message_id": message.message_id,
+        "acted": verdict.acts,
+        "why": verdict.why,
     }

@@ -1,7 +1,8 @@
 """Matching: which interview (and follow-up) a message concerns, in the issue's order.
 
 1. thread headers (In-Reply-To / References) naming a Message-ID followup sent: exact;
-2. the sender is a contact of an active interview;
+2. the sender is a contact of an active interview, or a sender the user counted as on its side
+   (`inbox count-as-reply`);
 3. the sender's domain is a contact's domain (someone else at the company), except free-mail
    domains (gmail.com, outlook.com, ...), where only exact addresses count, and except
    automated senders such as no-reply@ (a company's newsletter is not an answer).
@@ -21,7 +22,15 @@ from sqlalchemy.orm import Session
 from service.freemail import is_free_mail
 from service.inbox.bounce import Bounce
 from service.inbox.message import Incoming
-from service.models import DELIVERED, Contact, FollowUp, Interview, InterviewStatus, Status
+from service.models import (
+    DELIVERED,
+    Contact,
+    FollowUp,
+    Interview,
+    InterviewStatus,
+    Status,
+    VouchedSender,
+)
 
 #: Sender names of machines, not people: a domain match from these is no answer.
 _AUTOMATED = re.compile(
@@ -81,6 +90,15 @@ class Matcher:
                 ids = self.by_domain.setdefault(domain, [])
                 if interview_id not in ids:
                     ids.append(interview_id)
+        #: address -> [interview id] of the senders the user vouched for, most recent first
+        self.vouched: dict[str, list[int]] = {}
+        for address, interview_id in session.execute(
+            select(VouchedSender.address, Interview.id)
+            .join(Interview, VouchedSender.interview_id == Interview.id)
+            .where(Interview.status == InterviewStatus.ACTIVE)
+            .order_by(Interview.starts_at.desc(), Interview.id.desc())
+        ):
+            self.vouched.setdefault(address, []).append(interview_id)
 
     def prime(self, messages: Iterable[Incoming]) -> None:
         """Look up, in one query, every Message-ID the messages' thread headers name."""
@@ -133,6 +151,15 @@ class Matcher:
                 contact_id,
                 "address",
                 f"{address} is a contact of interview {interview_id}",
+            )
+        if address in self.vouched:
+            interview_id = self.vouched[address][0]
+            return Match(
+                interview_id,
+                None,
+                None,
+                "address",
+                f"{address} was recorded by the user as on the side of interview {interview_id}",
             )
         local, _, domain = address.rpartition("@")
         if is_free_mail(domain):

@@ -435,3 +435,21 @@ def cancel(request: Request, followup_id: RecordId) -> Response:
         web.db, followup_id, web.now(), actor=web.actor("api"), zone=web.settings.timezone
     )
     return _json(_followup(web, followup_id))
+
+
+# --- the inbox ---------------------------------------------------------------------------------
+
+
+@router.post("/inbox/{inbox_id}/count-as-reply")
+def count_as_reply(request: Request, inbox_id: RecordId) -> Response:
+    """An answer to check (`to_check`) counts as a reply; its sender's next message acts."""
+    from service.inbox.actions import Context
+    from service.inbox.replies import count_as_reply
+
+    web = web_of(request)
+    with web.db.transaction() as session:
+        row, cancelled = count_as_reply(
+            session, inbox_id, Context(web.settings, web.now(), web.actor("api"))
+        )
+        data = {"id": row.id, "interview_id": row.interview_id, "sender": row.sender}
+    return _json({**data, "counted": True, "cancelled": cancelled})

@@ -1,4 +1,5 @@
-"""Pages: logging in and out, Today, a follow-up's detail (retry, cancel) and the set-up check."""
+"""Pages: logging in and out, Today (with answers to check, counted as replies by a click), a
+follow-up's detail (retry, cancel) and the set-up check."""
 
 from __future__ import annotations
 
@@ -103,6 +104,7 @@ def logout(request: Request) -> Response:
 def today(request: Request) -> Response:
     """What needs the user now, and what goes out in the next seven days."""
     from service import history, listings, review
+    from service.inbox.replies import answers_to_check
     from service.models import Status
 
     web = web_of(request)
@@ -127,8 +129,31 @@ def today(request: Request) -> Response:
         waiting_count=review.count_pending(web.db),
         attention=attention,
         replies=history.recent_replies(web.db, now - timedelta(days=14)),
+        to_check=answers_to_check(web.db, now - timedelta(days=30), limit=SHOWN),
         upcoming=upcoming,
     )
+
+
+@router.post("/inbox/{inbox_id}/count-as-reply")
+def count_as_reply(request: Request, inbox_id: RecordId) -> Response:
+    """An answer to check counts as a reply: the interview's follow-ups stop, as by mail."""
+    from service.inbox.actions import Context
+    from service.inbox.replies import count_as_reply
+
+    web = web_of(request)
+    try:
+        with web.db.transaction() as session:
+            row, cancelled = count_as_reply(
+                session, inbox_id, Context(web.settings, web.now(), web.actor())
+            )
+            sender = row.sender
+        web.flash(
+            request,
+            f"Counted as a reply from {sender}: {len(cancelled)} follow-up(s) cancelled.",
+        )
+    except FollowupError as exc:
+        web.flash(request, str(exc), "error")
+    return RedirectResponse("/", status_code=303)
 
 
 @router.get("/followups/{followup_id}")
