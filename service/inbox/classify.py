@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from service.inbox import hiring as hiring_rules
 from service.inbox.autoreply import auto_reply_reason
-from service.inbox.bounce import Bounce, parse_bounce
+from service.inbox.bounce import Bounce, from_mail_system, parse_bounce
 from service.inbox.message import Incoming
 from service.inbox.returndate import return_date
 
@@ -45,6 +45,9 @@ def classify(message: Incoming, own_addresses: frozenset[str] = frozenset()) -> 
             f"delivery report ({bounce.format}): {state} for {', '.join(r.address for r in bounce.recipients)}",
             bounce=bounce,
         )
+    if from_mail_system(message):
+        # A mail system's delivery report whose recipients no reader found: still no reply.
+        return Classification(BOUNCE, "delivery report from a mail system (no recipient found)")
     why = auto_reply_reason(message)
     if why is not None:
         return Classification(AUTO_REPLY, why)

@@ -154,9 +154,9 @@ def parse_message(raw: bytes) -> Incoming:
             fields.setdefault(key.lower(), value)
     except Exception as exc:
         raise MessageError(f"cannot be parsed: {exc}") from None
-    if "from" not in fields or not any(h.lower() in fields for h in _ESSENTIAL):
+    if not any(h.lower() in fields for h in ("From", *_ESSENTIAL)):
         raise MessageError("has no From header and no Date, Message-ID or Subject: not an email")
-    name, address = _sender(decode(fields["from"]))
+    name, address = _sender(decode(fields.get("from")))
     ids = message_ids(fields.get("message-id"))
     message = Incoming(
         raw=raw,

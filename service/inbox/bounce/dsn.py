@@ -42,8 +42,11 @@ def parse(message: Incoming) -> Bounce | None:
         return None
     bounce = Bounce(NAME)
     for block in _blocks(status_part)[1:]:  # the first block describes the whole report
-        raw = str(block.get("Final-Recipient") or block.get("Original-Recipient") or "")
-        address = ADDRESS.search(raw.split(";", 1)[-1])
+        # The original recipient is the address the sender wrote (before any forwarding or
+        # alias expansion), so it is the one to report when the server gives it.
+        address = None
+        for name in ("Original-Recipient", "Final-Recipient"):
+            address = address or ADDRESS.search(str(block.get(name) or "").split(";", 1)[-1])
         if not address:
             continue
         action = str(block.get("Action", "")).strip().lower()
