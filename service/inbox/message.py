@@ -23,6 +23,8 @@ MAX_TEXT = 64_000
 _HEADER_PARSER = BytesHeaderParser()
 #: Headers every real message has at least one of, besides From.
 _ESSENTIAL = ("Date", "Message-ID", "Subject", "To", "Received")
+#: Headers that say a message came through mail transport.
+_TRANSPORT = {"received", "return-path"}
 
 
 class MessageError(FollowupError):
@@ -154,8 +156,12 @@ def parse_message(raw: bytes) -> Incoming:
             fields.setdefault(key.lower(), value)
     except Exception as exc:
         raise MessageError(f"cannot be parsed: {exc}") from None
-    if not any(h.lower() in fields for h in ("From", *_ESSENTIAL)):
-        raise MessageError("has no From header and no Date, Message-ID or Subject: not an email")
+    if "from" not in fields and not ("date" in fields and _TRANSPORT & fields.keys()):
+        # A report some mail servers send without From is still mail: it has a Date and came
+        # through transport (Received, Return-Path); a fragment with neither is not a message.
+        raise MessageError("has no From header, and no Date and Received header: not an email")
+    if not any(h.lower() in fields for h in _ESSENTIAL):
+        raise MessageError("has no Date, Message-ID, Subject, To or Received header: not an email")
     name, address = _sender(decode(fields.get("from")))
     ids = message_ids(fields.get("message-id"))
     message = Incoming(
