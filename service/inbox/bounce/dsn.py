@@ -23,18 +23,25 @@ from service.inbox.message import Incoming
 NAME = "rfc3464"
 
 
+_RAW_PART = re.compile(
+    r"^Content-Type:[ \t]*message/(?:global-)?delivery-status\b.*?\n\r?\n(.*?)(?=^--|\Z)",
+    re.IGNORECASE | re.MULTILINE | re.DOTALL,
+)
 _FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):[ \t]*(.*)$")
 
 
-def _blocks(part: Message) -> list[dict[str, str]]:
+def _blocks(part: Message, raw: str | None) -> list[dict[str, str]]:
     """The report's blocks (the per-message one first), each as field name (lower) -> value.
 
     Read line by line rather than by the header parser: servers fold a long Diagnostic-Code
     onto lines that do not start with a space ("550-...", as MessageLabs does), which would end
-    the parser's block and lose the fields after it.
+    the parser's block and lose the fields after it. So the part's own text (`raw`, from the
+    message's bytes) is read when it can be found, the parsed part otherwise.
     """
     payload = part.get_payload()
-    if isinstance(payload, list):
+    if raw is not None:
+        text = raw
+    elif isinstance(payload, list):
         text = "\n\n".join(b.as_string() for b in payload if isinstance(b, Message))
     else:
         text = payload if isinstance(payload, str) else ""
@@ -63,7 +70,17 @@ def parse(message: Incoming) -> Bounce | None:
     if status_part is None:
         return None
     bounce = Bounce(NAME)
-    blocks = _blocks(status_part)
+    raw = _RAW_PART.search(message.raw.decode("utf-8", "replace"))
+    if raw:
+        bounce.recipients = _recipients(_blocks(status_part, raw.group(1)))
+    if not bounce.recipients:  # not found in the bytes (an encoded part): the parsed part
+        bounce.recipients = _recipients(_blocks(status_part, None))
+    bounce.original_message_id = returned_message_id(message)
+    return bounce
+
+
+def _recipients(blocks: list[dict[str, str]]) -> list[FailedRecipient]:
+    found = []
     for block in blocks[1:] if len(blocks) > 1 else blocks:  # the first one is per-message
         # The original recipient is the address the sender wrote (before any forwarding or
         # alias expansion), so it is the one to report when the server gives it.
@@ -78,8 +95,5 @@ def parse(message: Incoming) -> Bounce | None:
         if action in ("delivered", "relayed", "expanded"):
             continue
         kind = action if action in ("failed", "delayed") else action_of(status, diagnostic)
-        bounce.recipients.append(
-            FailedRecipient(address.group(0).lower(), kind, status, diagnostic)
-        )
-    bounce.original_message_id = returned_message_id(message)
-    return bounce
+        found.append(FailedRecipient(address.group(0).lower(), kind, status, diagnostic))
+    return found
