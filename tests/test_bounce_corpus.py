@@ -98,3 +98,19 @@ def test_an_mta_only_flufl_bounce_knows_still_gives_the_servers_words():
 def test_a_mail_systems_report_naming_no_recipient_is_a_bounce_not_a_reply(name):
     found = classify(parse_message(_raw({"source": "flufl", "file": name})))
     assert found.kind == BOUNCE and found.bounce is None
+
+
+def test_lotus_notes_failure_reasons():
+    bounce = _sample("sisimai", "email-notes-01.eml")
+    assert bounce.format == "lotus-notes"
+    (recipient,) = bounce.recipients
+    assert (recipient.address, recipient.action) == ("kijitora@u1.example.co.jp", "failed")
+    assert "エラー" in recipient.diagnostic
+
+
+def test_sendmail_5_gave_up_names_the_unsent_messages_recipient():
+    bounce = _sample("sisimai", "email-v5sendmail-01.eml")
+    assert bounce.format == "sendmail5"
+    (recipient,) = bounce.recipients
+    assert (recipient.address, recipient.action) == ("kijitora@example.com", "failed")
+    assert "Connection timed out" in recipient.diagnostic

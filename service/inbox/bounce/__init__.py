@@ -7,11 +7,22 @@ and last flufl.bounce (`library`, imported only then) for the layouts none of ou
 
 from __future__ import annotations
 
-from service.inbox.bounce import dsn, exchange, exim, gmail, library, postfix, qmail, yahoo
+from service.inbox.bounce import (
+    dsn,
+    exchange,
+    exim,
+    gmail,
+    library,
+    notes,
+    postfix,
+    qmail,
+    sendmail5,
+    yahoo,
+)
 from service.inbox.bounce.common import Bounce, FailedRecipient
 from service.inbox.message import Incoming
 
-FORMATS = (dsn, exim, postfix, qmail, yahoo, exchange, gmail)
+FORMATS = (dsn, exim, postfix, qmail, yahoo, exchange, gmail, notes, sendmail5)
 
 __all__ = [
     "FORMATS",
