@@ -114,3 +114,13 @@ def test_sendmail_5_gave_up_names_the_unsent_messages_recipient():
     (recipient,) = bounce.recipients
     assert (recipient.address, recipient.action) == ("kijitora@example.com", "failed")
     assert "Connection timed out" in recipient.diagnostic
+
+
+def test_opensmtpd_list_of_recipients():
+    bounce = _sample("sisimai", "email-opensmtpd-02.eml")
+    assert bounce.format == "opensmtpd"
+    found = {r.address: (r.action, r.status) for r in bounce.recipients}
+    assert found == {
+        "mailboxfull@example.jp": ("failed", "5.2.2"),
+        "userunknown@example.jp": ("failed", "5.1.1"),
+    }

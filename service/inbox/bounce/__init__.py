@@ -14,6 +14,7 @@ from service.inbox.bounce import (
     gmail,
     library,
     notes,
+    opensmtpd,
     postfix,
     qmail,
     sendmail5,
@@ -22,7 +23,7 @@ from service.inbox.bounce import (
 from service.inbox.bounce.common import Bounce, FailedRecipient
 from service.inbox.message import Incoming
 
-FORMATS = (dsn, exim, postfix, qmail, yahoo, exchange, gmail, notes, sendmail5)
+FORMATS = (dsn, exim, postfix, qmail, yahoo, exchange, gmail, notes, sendmail5, opensmtpd)
 
 __all__ = [
     "FORMATS",
