@@ -124,3 +124,16 @@ def test_opensmtpd_list_of_recipients():
         "mailboxfull@example.jp": ("failed", "5.2.2"),
         "userunknown@example.jp": ("failed", "5.1.1"),
     }
+
+
+def test_a_persons_reply_quoting_a_bounce_stays_a_reply():
+    """flufl.bounce is not asked about an answer in a thread that a person sent."""
+    bounce = _raw({"source": "flufl", "file": "simple_05.txt"}).decode("latin-1")
+    body = bounce.split("\n\n", 1)[1]
+    raw = (
+        "From: Jane Roe <jane@acme.example>\nTo: ada@candidate.example\n"
+        "Subject: Re: Delivery failure\nDate: Wed, 1 Feb 2006 09:29:52 -0800\n"
+        "In-Reply-To: <1@candidate.example>\n\n"
+        "Your mail to my old address bounced, see below. I am happy to talk on Monday.\n\n" + body
+    ).encode()
+    assert classify(parse_message(raw)).kind == REPLY

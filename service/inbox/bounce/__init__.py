@@ -7,6 +7,8 @@ and last flufl.bounce (`library`, imported only then) for the layouts none of ou
 
 from __future__ import annotations
 
+import re
+
 from service.inbox.bounce import (
     dsn,
     exchange,
@@ -34,6 +36,7 @@ __all__ = [
     "parse_bounce",
 ]
 
+_ANSWER = re.compile(r"^\s*(re|aw|sv|antw|fw|fwd|wg|tr)\s*:", re.IGNORECASE)
 _DAEMONS = ("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "mdaemon", "ndr")
 _SUBJECTS = (
     "undeliver",
@@ -87,4 +90,10 @@ def parse_bounce(message: Incoming) -> Bounce | None:
         found = fmt.parse(message)
         if found is not None and found.recipients:
             return found
-    return library.parse(message)
+    # flufl.bounce's looser rules would find addresses in a person's reply that quotes a
+    # bounce: they do not run on an answer in a thread ("Re: ..." with In-Reply-To or
+    # References) unless a mail system sent it.
+    answer = _ANSWER.match(message.subject) and message.thread_ids
+    if from_mail_system(message) or not answer:
+        return library.parse(message)
+    return None
