@@ -230,9 +230,13 @@ def test_an_applicant_tracking_systems_decision_is_no_persons_answer_but_is_held
     assert away.kind == "auto_reply" and not decision(away)
 
 
-def test_a_from_header_without_an_address_is_not_a_message():
-    with pytest.raises(MessageError, match="its From header has no address"):
-        parse_message(b"From: Jane Roe\nSubject: Re: hello\n\nhi\n")
+def test_a_from_header_without_an_address_is_still_read():
+    """A bare `MAILER-DAEMON` is the sender, lower-cased; a name alone leaves it empty."""
+    plain = parse_message(b"From: Jane Roe\nSubject: Re: hello\n\nhi\n")
+    assert (plain.sender, plain.sender_name) == ("", "Jane Roe")
+    daemon = parse_message(b"From: MAILER-DAEMON (Mail Delivery System)\nSubject: x\n\nhi\n")
+    assert (daemon.sender, daemon.sender_name) == ("mailer-daemon", "Mail Delivery System")
+    assert parse_message(b"From: <>\nSubject: x\n\nhi\n").sender == ""
 
 
 def test_an_html_only_reply_is_read_as_its_text():

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from service.inbox import hiring as hiring_rules
 from service.inbox import machine, receipts
 from service.inbox.autoreply import auto_reply_reason, body_reason
-from service.inbox.bounce import Bounce, parse_bounce
+from service.inbox.bounce import Bounce, from_mail_system, parse_bounce
 from service.inbox.message import Incoming
 from service.inbox.returndate import return_date
 
@@ -60,6 +60,9 @@ def classify(message: Incoming, own_addresses: frozenset[str] = frozenset()) -> 
             f"delivery report ({bounce.format}): {state} for {', '.join(r.address for r in bounce.recipients)}",
             bounce=bounce,
         )
+    if from_mail_system(message):
+        # A mail system's delivery report whose recipients no reader found: still no reply.
+        return Classification(BOUNCE, "delivery report from a mail system (no recipient found)")
     return _machine(message) or Classification(
         REPLY, "written by a person (no automatic-reply, bounce or machine markers)"
     )

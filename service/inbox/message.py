@@ -23,6 +23,8 @@ MAX_TEXT = 64_000
 _HEADER_PARSER = BytesHeaderParser()
 #: Headers every real message has at least one of, besides From.
 _ESSENTIAL = ("Date", "Message-ID", "Subject", "To", "Received")
+#: Headers that say a message came through mail transport.
+_TRANSPORT = {"received", "return-path"}
 
 
 class MessageError(FollowupError):
@@ -154,17 +156,19 @@ def parse_message(raw: bytes) -> Incoming:
             fields.setdefault(key.lower(), value)
     except Exception as exc:
         raise MessageError(f"cannot be parsed: {exc}") from None
-    if "from" not in fields or not any(h.lower() in fields for h in _ESSENTIAL):
-        raise MessageError("has no From header and no Date, Message-ID or Subject: not an email")
-    name, address = parseaddr(decode(fields["from"]))
-    if "@" not in address and address.lower() != "mailer-daemon":
-        raise MessageError("its From header has no address")
+    if "from" not in fields and not ("date" in fields and _TRANSPORT & fields.keys()):
+        # A report some mail servers send without From is still mail: it has a Date and came
+        # through transport (Received, Return-Path); a fragment with neither is not a message.
+        raise MessageError("has no From header, and no Date and Received header: not an email")
+    if not any(h.lower() in fields for h in _ESSENTIAL):
+        raise MessageError("has no Date, Message-ID, Subject, To or Received header: not an email")
+    name, address = _sender(decode(fields.get("from")))
     ids = message_ids(fields.get("message-id"))
     message = Incoming(
         raw=raw,
         headers=headers,
         message_id=ids[0] if ids else None,
-        sender=address.lower(),
+        sender=address,
         sender_name=name,
         subject=decode(fields.get("subject")),
         date=_date(fields.get("date")),
@@ -173,6 +177,23 @@ def parse_message(raw: bytes) -> Incoming:
     )
     message.__dict__["fields"] = fields
     return message
+
+
+def _sender(text: str) -> tuple[str, str]:
+    """(name, address) of a From header; the address lower-cased.
+
+    A From without an address is still read: a bare word (`MAILER-DAEMON`, as many bounces
+    give it) is the address, lower-cased; anything else ("Jane Roe") leaves the address empty
+    and becomes the name, so the message is read and matches no one.
+    """
+    name, address = parseaddr(text)
+    if "@" in address:
+        return name, address.lower()
+    angle = re.search(r"<([^<>]*)>", text)
+    bare = (angle.group(1) if angle else re.sub(r"\([^()]*\)", " ", text)).strip()
+    if re.fullmatch(r"[\w.+-]+", bare):
+        return name, bare.lower()
+    return name or text.strip(), ""
 
 
 def _date(value: str | None) -> datetime | None:

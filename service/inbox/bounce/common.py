@@ -137,3 +137,23 @@ def angle_blocks(text: str) -> list[tuple[str, str]]:
     if current:
         found.append((current, clean(" ".join(lines))))
     return found
+
+
+def words_about(text: str, address: str) -> str:
+    """The server's words about an address: its line and the lines after it, to a blank line.
+
+    For the formats whose layout we do not know line by line, this is the generic rule: a
+    report names the address and says what went wrong next to it.
+    """
+    lines = text.replace("\r\n", "\n").split("\n")
+    for i, line in enumerate(lines):
+        if address in line.lower():
+            words = [line.strip()]
+            for more in lines[i + 1 : i + 6]:
+                if not more.strip():
+                    if len(words) > 1 or words[0].lower().strip("<>: ") != address:
+                        break
+                    continue
+                words.append(more.strip())
+            return clean(" ".join(words))
+    return ""

@@ -7,8 +7,8 @@ Status, Diagnostic-Code).
 
 from __future__ import annotations
 
+import re
 from email.message import Message
-from email.parser import HeaderParser
 
 from service.inbox.bounce.common import (
     ADDRESS,
@@ -23,13 +23,42 @@ from service.inbox.message import Incoming
 NAME = "rfc3464"
 
 
-def _blocks(part: Message) -> list[Message]:
+_RAW_PART = re.compile(
+    r"^Content-Type:[ \t]*message/(?:global-)?delivery-status\b.*?\n\r?\n(.*?)(?=^--|\Z)",
+    re.IGNORECASE | re.MULTILINE | re.DOTALL,
+)
+_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):[ \t]*(.*)$")
+
+
+def _blocks(part: Message, raw: str | None) -> list[dict[str, str]]:
+    """The report's blocks (the per-message one first), each as field name (lower) -> value.
+
+    Read line by line rather than by the header parser: servers fold a long Diagnostic-Code
+    onto lines that do not start with a space ("550-...", as MessageLabs does), which would end
+    the parser's block and lose the fields after it. So the part's own text (`raw`, from the
+    message's bytes) is read when it can be found, the parsed part otherwise.
+    """
     payload = part.get_payload()
-    if isinstance(payload, list):
-        return [b for b in payload if isinstance(b, Message)]
-    # A part the parser did not split: parse its blocks (separated by blank lines) ourselves.
-    text = payload if isinstance(payload, str) else ""
-    return [HeaderParser().parsestr(b.strip()) for b in text.replace("\r\n", "\n").split("\n\n")]
+    if raw is not None:
+        text = raw
+    elif isinstance(payload, list):
+        text = "\n\n".join(b.as_string() for b in payload if isinstance(b, Message))
+    else:
+        text = payload if isinstance(payload, str) else ""
+    blocks: list[dict[str, str]] = []
+    for chunk in text.replace("\r\n", "\n").split("\n\n"):
+        fields: dict[str, str] = {}
+        name = ""
+        for line in chunk.split("\n"):
+            found = _FIELD.match(line)
+            if found and not line[:1].isspace():
+                name = found.group(1).lower()
+                fields.setdefault(name, found.group(2))
+            elif name and line.strip() and fields.get(name) is not None:
+                fields[name] = f"{fields[name]} {line.strip()}"
+        if fields:
+            blocks.append(fields)
+    return blocks
 
 
 def parse(message: Incoming) -> Bounce | None:
@@ -41,19 +70,30 @@ def parse(message: Incoming) -> Bounce | None:
     if status_part is None:
         return None
     bounce = Bounce(NAME)
-    for block in _blocks(status_part)[1:]:  # the first block describes the whole report
-        raw = str(block.get("Final-Recipient") or block.get("Original-Recipient") or "")
-        address = ADDRESS.search(raw.split(";", 1)[-1])
+    raw = _RAW_PART.search(message.raw.decode("utf-8", "replace"))
+    if raw:
+        bounce.recipients = _recipients(_blocks(status_part, raw.group(1)))
+    if not bounce.recipients:  # not found in the bytes (an encoded part): the parsed part
+        bounce.recipients = _recipients(_blocks(status_part, None))
+    bounce.original_message_id = returned_message_id(message)
+    return bounce
+
+
+def _recipients(blocks: list[dict[str, str]]) -> list[FailedRecipient]:
+    found = []
+    for block in blocks[1:] if len(blocks) > 1 else blocks:  # the first one is per-message
+        # The original recipient is the address the sender wrote (before any forwarding or
+        # alias expansion), so it is the one to report when the server gives it.
+        address = None
+        for name in ("original-recipient", "final-recipient"):
+            address = address or ADDRESS.search(block.get(name, "").split(";", 1)[-1])
         if not address:
             continue
-        action = str(block.get("Action", "")).strip().lower()
-        status = str(block.get("Status", "")).strip()
-        diagnostic = clean(str(block.get("Diagnostic-Code", "")).split(";", 1)[-1])
+        action = block.get("action", "").strip().lower()
+        status = block.get("status", "").strip()
+        diagnostic = clean(block.get("diagnostic-code", "").split(";", 1)[-1])
         if action in ("delivered", "relayed", "expanded"):
             continue
         kind = action if action in ("failed", "delayed") else action_of(status, diagnostic)
-        bounce.recipients.append(
-            FailedRecipient(address.group(0).lower(), kind, status, diagnostic)
-        )
-    bounce.original_message_id = returned_message_id(message)
-    return bounce
+        found.append(FailedRecipient(address.group(0).lower(), kind, status, diagnostic))
+    return found
