@@ -157,10 +157,10 @@ def test_an_empty_return_path_is_a_machine():
 
 def test_a_plain_text_report_from_postmaster_is_never_a_reply():
     found = sample("dsn_postmaster_plain.eml")
-    assert (found.kind, found.reason) == (
-        "automated",
-        "a delivery report whose recipient could not be read",
-    )
+    # A mail system's report (postmaster@) whose recipient no reader finds: a bounce that names
+    # no one, so it marks nothing; never a reply.
+    assert (found.kind, found.bounce) == ("bounce", None)
+    assert found.reason == "delivery report from a mail system (no recipient found)"
 
 
 @pytest.mark.parametrize(
@@ -174,7 +174,9 @@ def test_a_plain_text_report_from_postmaster_is_never_a_reply():
 def test_an_unreadable_report_in_any_shape_is_automated(sender, subject):
     raw = f"From: {sender}\nSubject: {subject}\nDate: Wed, 2 Sep 2026 09:00:00 +0000\n\nSorry.\n"
     found = classified(raw.encode())
-    assert found.kind == "automated", found.reason
+    from_daemon = sender.lower().startswith("mailer-daemon")
+    assert found.kind == ("bounce" if from_daemon else "automated"), found.reason
+    assert found.bounce is None
 
 
 # --- applicant-tracking systems --------------------------------------------------------------------

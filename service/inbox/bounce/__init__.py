@@ -60,8 +60,9 @@ _SUBJECTS = (
 )
 
 
-def from_mail_system(message: Incoming) -> bool:
-    """Whether the headers say a mail system (not a person) sent this delivery report."""
+def from_mail_system(message: Incoming, *, empty_return_path: bool = True) -> bool:
+    """Whether the headers say a mail system (not a person) sent this delivery report; an empty
+    Return-Path counts only when `empty_return_path` (alone, it marks any machine's mail)."""
     if message.content_type == "multipart/report" and "delivery-status" in message.header(
         "Content-Type"
     ).lower().replace('"', ""):
@@ -71,7 +72,7 @@ def from_mail_system(message: Incoming) -> bool:
     local = message.sender.split("@")[0]
     if local in _DAEMONS or "mail delivery" in message.sender_name.lower():
         return True
-    return message.header("Return-Path").strip() == "<>"
+    return empty_return_path and message.header("Return-Path").strip() == "<>"
 
 
 def looks_like_bounce(message: Incoming) -> bool:
