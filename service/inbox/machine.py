@@ -145,6 +145,10 @@ def bulk_reason(message: Incoming) -> str | None:
     return None
 
 
+#: A subject a person's answer starts with ("Re: Delivery failure" quotes a report, it is none).
+_ANSWER = re.compile(r"^\s*(re|aw|sv|antw|r|rif)\s*:", re.IGNORECASE)
+
+
 def report_reason(message: Incoming) -> str | None:
     """A delivery report that no bounce format could read: still no person's answer."""
     if (
@@ -152,7 +156,7 @@ def report_reason(message: Incoming) -> str | None:
         or message.has("X-Failed-Recipients")
         or message.sender.split("@")[0] in DAEMONS
         or "mail delivery" in message.sender_name.lower()
-        or REPORT_SUBJECTS.search(message.subject)
+        or (REPORT_SUBJECTS.search(message.subject) and not _ANSWER.match(message.subject))
     ):
         return "a delivery report whose recipient could not be read"
     return None
